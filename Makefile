@@ -1,0 +1,40 @@
+# Two set-up commands: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := true
+export DBT_PROFILES_DIR := $(CURDIR)
+
+.PHONY: install demo test dev dbt-parse bench-warehouse clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# dagster-dbt needs the dbt manifest at import time: prepare it once per change of the dbt project.
+target/manifest.json: $(STAMP) dbt_project.yml $(shell find dbt_project seeds -type f 2>/dev/null)
+	$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+
+dbt-parse: target/manifest.json
+
+demo: $(STAMP) target/manifest.json
+	$(BIN)/anticipate demo
+
+test: $(STAMP) target/manifest.json
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+dev: $(STAMP) target/manifest.json
+	mkdir -p .dagster_home
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+bench-warehouse: $(STAMP) target/manifest.json
+	$(BIN)/python -m benchmarks.bench_warehouse
+
+clean:
+	rm -rf warehouse data/landing target logs .dagster_home
