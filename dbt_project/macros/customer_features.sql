@@ -1,0 +1,299 @@
+{#- The customer feature set, point in time: every value for as-of date D comes only from facts dated
+    strictly before D. One macro serves customer_features_snapshot (many as-of dates, training) and
+    customer_features_current (one scoring date) so the two can never diverge.
+
+    as_of_dates: a relation (or subquery) with a date column `as_of_date`.
+    population:  'active_before_as_of' - a customer appears for D once they signed up or ordered before D;
+                 'all_real_customers'  - every non-placeholder customer, for scoring.
+
+    Facts are pre-aggregated per customer and day (int_customer_activity_aggregated_to_days), then joined
+    to the dates with range conditions: cost grows with customers x dates x active days, not x events. -#}
+
+{% macro customer_features(as_of_dates, population) -%}
+{%- if population not in ['active_before_as_of', 'all_real_customers'] -%}
+    {{ exceptions.raise_compiler_error(
+        "customer_features: population must be 'active_before_as_of' or 'all_real_customers', got " ~ population
+    ) }}
+{%- endif %}
+
+with
+
+as_of_dates as (
+
+    select distinct cast(as_of_date as date) as as_of_date from {{ as_of_dates }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+daily_activity as (
+
+    select * from {{ ref('int_customer_activity_aggregated_to_days') }}
+
+),
+
+category_spend as (
+
+    select * from {{ ref('int_customer_category_spend_aggregated_to_days') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_items_joined_to_orders') }}
+
+),
+
+first_orders as (
+
+    select
+        customer_id,
+        min(activity_date) as first_order_date,
+    from daily_activity
+    where orders_placed > 0
+    group by customer_id
+
+),
+
+population as (
+
+    select
+        customers.customer_id,
+        customers.is_placeholder,
+        customers.signup_date,
+        as_of_dates.as_of_date,
+    from customers
+    cross join as_of_dates
+    left join first_orders
+        on customers.customer_id = first_orders.customer_id
+    {% if population == 'active_before_as_of' -%}
+    where customers.signup_date < as_of_dates.as_of_date
+        or first_orders.first_order_date < as_of_dates.as_of_date
+    {%- else -%}
+    where not customers.is_placeholder
+    {%- endif %}
+
+),
+
+activity_before_as_of as (
+
+    select
+        population.customer_id,
+        population.as_of_date,
+        daily_activity.* exclude (customer_id),
+    from population
+    inner join daily_activity
+        on population.customer_id = daily_activity.customer_id
+        and daily_activity.activity_date < population.as_of_date
+
+),
+
+activity_windowed as (
+
+    select
+        customer_id,
+        as_of_date,
+        min(activity_date) filter (where orders_placed > 0) as first_order_date,
+        max(activity_date) filter (where purchase_orders > 0) as last_purchase_date,
+        {%- for days in [30, 90, 365] %}
+        sum(purchase_orders) filter (where activity_date >= as_of_date - {{ days }}) as purchase_orders_{{ days }}d,
+        sum(net_revenue) filter (where activity_date >= as_of_date - {{ days }}) as net_revenue_{{ days }}d,
+        {%- endfor %}
+        sum(purchase_orders) as purchase_orders_lifetime,
+        sum(net_revenue) as net_revenue_lifetime,
+        sum(net_revenue) filter (
+            where activity_date >= as_of_date - 180 and activity_date < as_of_date - 90
+        ) as net_revenue_prev_90d,
+        sum(purchase_lines) as purchase_lines_lifetime,
+        sum(discounted_purchase_lines) as discounted_purchase_lines_lifetime,
+        sum(line_discount_rate_sum) as line_discount_rate_sum,
+        sum(line_discount_rate_count) as line_discount_rate_count,
+        sum(sessions) filter (where activity_date >= as_of_date - 90) as sessions_90d,
+        sum(session_seconds) filter (where activity_date >= as_of_date - 90) as session_seconds_90d,
+        sum(product_views) filter (where activity_date >= as_of_date - 90) as product_views_90d,
+        sum(add_to_carts) filter (where activity_date >= as_of_date - 90) as add_to_carts_90d,
+        sum(email_opens) filter (where activity_date >= as_of_date - 90) as email_opens_90d,
+        sum(email_clicks) filter (where activity_date >= as_of_date - 90) as email_clicks_90d,
+        sum(social_interactions) filter (where activity_date >= as_of_date - 90) as social_interactions_90d,
+        sum(sentiment_sum) filter (where activity_date >= as_of_date - 90) as sentiment_sum_90d,
+        sum(sentiment_count) filter (where activity_date >= as_of_date - 90) as sentiment_count_90d,
+        sum(reviews) as reviews_lifetime,
+        sum(rating_sum) as rating_sum_lifetime,
+        sum(rating_count) as rating_count_lifetime,
+        sum(units_purchased) as units_purchased_lifetime,
+        sum(units_returned) as units_returned_lifetime,
+    from activity_before_as_of
+    group by customer_id, as_of_date
+
+),
+
+category_spend_before_as_of as (
+
+    select
+        population.customer_id,
+        population.as_of_date,
+        category_spend.category,
+        sum(category_spend.net_spend) as net_spend,
+        sum(category_spend.purchase_lines) as purchase_lines,
+        sum(category_spend.unit_price_sum) as unit_price_sum,
+    from population
+    inner join category_spend
+        on population.customer_id = category_spend.customer_id
+        and category_spend.activity_date < population.as_of_date
+    group by 1, 2, 3
+
+),
+
+category_spend_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id, as_of_date order by net_spend desc, category
+        ) as spend_rank,
+        sum(net_spend) over (partition by customer_id, as_of_date) as total_net_spend,
+    from category_spend_before_as_of
+
+),
+
+category_affinity as (
+
+    select
+        customer_id,
+        as_of_date,
+        category as top_category,
+        case when total_net_spend > 0 then net_spend / total_net_spend end as top_category_spend_share,
+    from category_spend_ranked
+    where spend_rank = 1
+
+),
+
+-- median unit price paid per category across all customers, from lines before each as-of date only
+category_median_prices as (
+
+    select
+        as_of_dates.as_of_date,
+        order_lines.category,
+        median(order_lines.unit_price) as median_unit_price,
+    from as_of_dates
+    inner join order_lines
+        on order_lines.ordered_date < as_of_dates.as_of_date
+        and order_lines.is_purchase_line
+    group by 1, 2
+
+),
+
+price_levels as (
+
+    select
+        category_spend_before_as_of.customer_id,
+        category_spend_before_as_of.as_of_date,
+        sum(category_spend_before_as_of.unit_price_sum / category_median_prices.median_unit_price)
+            / sum(category_spend_before_as_of.purchase_lines) as price_to_category_median_ratio,
+    from category_spend_before_as_of
+    inner join category_median_prices
+        on category_spend_before_as_of.as_of_date = category_median_prices.as_of_date
+        and category_spend_before_as_of.category = category_median_prices.category
+    where category_median_prices.median_unit_price > 0
+    group by 1, 2
+
+),
+
+features as (
+
+    select
+        population.customer_id,
+        population.as_of_date,
+        population.is_placeholder,
+
+        -- tenure counts from sign-up, or from the first order for customers without a sign-up date
+        cast(date_diff(
+            'day',
+            least(
+                case when population.signup_date < population.as_of_date then population.signup_date end,
+                activity_windowed.first_order_date
+            ),
+            population.as_of_date
+        ) as bigint) as tenure_days,
+
+        -- recency, frequency, monetary
+        cast(date_diff('day', activity_windowed.last_purchase_date, population.as_of_date) as bigint)
+            as days_since_last_purchase,
+        {%- for window in ['30d', '90d', '365d', 'lifetime'] %}
+        cast(coalesce(activity_windowed.purchase_orders_{{ window }}, 0) as bigint) as purchase_orders_{{ window }},
+        cast(coalesce(activity_windowed.net_revenue_{{ window }}, 0) as double) as net_revenue_{{ window }},
+        {%- endfor %}
+        cast(
+            activity_windowed.net_revenue_lifetime / nullif(activity_windowed.purchase_orders_lifetime, 0) as double
+        ) as average_order_value,
+        cast(coalesce(activity_windowed.net_revenue_prev_90d, 0) as double) as net_revenue_prev_90d,
+        cast(
+            coalesce(activity_windowed.net_revenue_90d, 0) - coalesce(activity_windowed.net_revenue_prev_90d, 0)
+            as double
+        ) as revenue_trend_90d,
+
+        -- category affinity
+        cast(category_affinity.top_category as varchar) as top_category,
+        cast(category_affinity.top_category_spend_share as double) as top_category_spend_share,
+
+        -- price sensitivity
+        cast(
+            activity_windowed.discounted_purchase_lines_lifetime
+                / nullif(activity_windowed.purchase_lines_lifetime, 0) as double
+        ) as discounted_line_share,
+        cast(
+            activity_windowed.line_discount_rate_sum / nullif(activity_windowed.line_discount_rate_count, 0)
+            as double
+        ) as average_line_discount_rate,
+        cast(price_levels.price_to_category_median_ratio as double) as price_to_category_median_ratio,
+
+        -- browsing, last 90 days
+        cast(coalesce(activity_windowed.sessions_90d, 0) as bigint) as sessions_90d,
+        cast(coalesce(activity_windowed.product_views_90d, 0) as bigint) as product_views_90d,
+        cast(coalesce(activity_windowed.add_to_carts_90d, 0) as bigint) as add_to_carts_90d,
+        cast(
+            activity_windowed.add_to_carts_90d / nullif(activity_windowed.product_views_90d, 0) as double
+        ) as add_to_cart_rate_90d,
+        cast(
+            activity_windowed.session_seconds_90d / 60.0 / nullif(activity_windowed.sessions_90d, 0) as double
+        ) as average_session_minutes_90d,
+
+        -- engagement, last 90 days
+        cast(coalesce(activity_windowed.email_opens_90d, 0) as bigint) as email_opens_90d,
+        cast(coalesce(activity_windowed.email_clicks_90d, 0) as bigint) as email_clicks_90d,
+        cast(coalesce(activity_windowed.social_interactions_90d, 0) as bigint) as social_interactions_90d,
+        cast(
+            activity_windowed.sentiment_sum_90d / nullif(activity_windowed.sentiment_count_90d, 0) as double
+        ) as mean_sentiment_90d,
+
+        -- reviews and returns, lifetime
+        cast(coalesce(activity_windowed.reviews_lifetime, 0) as bigint) as reviews_lifetime,
+        cast(
+            activity_windowed.rating_sum_lifetime / nullif(activity_windowed.rating_count_lifetime, 0) as double
+        ) as mean_rating_lifetime,
+        cast(coalesce(activity_windowed.units_purchased_lifetime, 0) as double) as units_purchased_lifetime,
+        cast(coalesce(activity_windowed.units_returned_lifetime, 0) as double) as units_returned_lifetime,
+        cast(
+            activity_windowed.units_returned_lifetime / nullif(activity_windowed.units_purchased_lifetime, 0)
+            as double
+        ) as return_rate_lifetime,
+
+    from population
+    left join activity_windowed
+        on population.customer_id = activity_windowed.customer_id
+        and population.as_of_date = activity_windowed.as_of_date
+    left join category_affinity
+        on population.customer_id = category_affinity.customer_id
+        and population.as_of_date = category_affinity.as_of_date
+    left join price_levels
+        on population.customer_id = price_levels.customer_id
+        and population.as_of_date = price_levels.as_of_date
+
+)
+
+select * from features
+{%- endmacro %}
