@@ -1,0 +1,285 @@
+"""Find a source's files in the landing folder and stage each into a DuckDB temp table of text columns.
+
+A staged table holds the file exactly as written: `c0 .. cN` VARCHAR in header order, `_row_number`
+(1-based data record, header and blank lines excluded), `_problem` (a structural fault of the record, e.g.
+a wrong number of fields) and `_extra` (a JSON object of fields beyond the header, keyed by 1-based position).
+Values are checked later, in SQL, by `validate`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import itertools
+import json
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from anticipate.ingest.errors import FileError
+from anticipate.ingest.mapping import SourceMapping
+
+EXTENSIONS = (".csv", ".csv.gz", ".csv.zip", ".parquet", ".jsonl", ".ndjson")
+CHUNK_RECORDS = 200_000
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long description must not end the file
+
+
+@dataclass
+class StagedFile:
+    source: str
+    path: Path
+    name: str  # path relative to the landing folder, as logged and stored in _source_file
+    table: str
+    content_hash: str | None = None
+    header: list[str] = field(default_factory=list)  # names as written in the file
+    rows_read: int = 0
+
+
+def file_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    for extension in EXTENSIONS:
+        if name.endswith(extension):
+            return extension
+    return None
+
+
+def discover(landing_dir: Path, source: str, mapping: SourceMapping) -> list[Path]:
+    """The files of a source: the mapping's name or glob, else `<source>.<ext>` and `<source>/*.<ext>`."""
+    if mapping.file:
+        matches = sorted(path for path in landing_dir.glob(mapping.file) if path.is_file())
+        return [path for path in matches if file_kind(path)] or matches
+    candidates = [landing_dir / f"{source}{extension}" for extension in EXTENSIONS]
+    found = [path for path in candidates if path.is_file()]
+    folder = landing_dir / source
+    if folder.is_dir():
+        found += sorted(path for path in folder.iterdir() if path.is_file() and file_kind(path))
+    return found
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: SourceMapping,
+               progress: Callable[[str], None] | None) -> None:
+    """Read one file into `staged.table`; a file that cannot be read as a whole raises FileError."""
+    if staged.path.stat().st_size == 0:
+        raise FileError(staged.name, "file is empty (0 bytes); a source with no rows still needs its header row")
+    kind = file_kind(staged.path)
+    if kind == ".parquet":
+        _stage_parquet(con, staged)
+    elif kind in (".jsonl", ".ndjson"):
+        _stage_json_lines(con, staged, mapping)
+    elif kind in (".csv", ".csv.gz", ".csv.zip"):
+        _stage_csv(con, staged, mapping, progress)
+    else:
+        raise FileError(staged.name, f"unsupported file type; use one of {', '.join(EXTENSIONS)}")
+    if progress:
+        progress(f"{staged.name}: {staged.rows_read:,} rows read")
+
+
+def _create_stage(con: duckdb.DuckDBPyConnection, table: str, width: int) -> None:
+    columns = [f"c{index} VARCHAR" for index in range(width)]
+    columns += ["_row_number BIGINT", "_problem VARCHAR", "_extra VARCHAR"]
+    con.execute(f"create or replace temp table {table} ({', '.join(columns)})")
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list, first_row: int, count: int,
+            problems: list | None = None, extras: list | None = None) -> None:
+    arrays = {f"c{index}": pa.array(column, type=pa.string()) for index, column in enumerate(columns)}
+    arrays["_row_number"] = pa.array(range(first_row, first_row + count), type=pa.int64())
+    arrays["_problem"] = pa.array(problems, type=pa.string()) if problems else pa.nulls(count, pa.string())
+    arrays["_extra"] = pa.array(extras, type=pa.string()) if extras else pa.nulls(count, pa.string())
+    chunk = pa.table(arrays)
+    con.register("_ingest_chunk", chunk)
+    try:
+        con.execute(f"insert into {table} select * from _ingest_chunk")
+    finally:
+        con.unregister("_ingest_chunk")
+
+
+# --- CSV -------------------------------------------------------------------------------------------
+
+
+def _open_binary(staged: StagedFile):
+    kind = file_kind(staged.path)
+    if kind == ".csv.gz":
+        return gzip.open(staged.path, "rb")
+    if kind == ".csv.zip":
+        try:
+            archive = zipfile.ZipFile(staged.path)
+        except zipfile.BadZipFile:
+            raise FileError(staged.name, "not a readable zip archive") from None
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            raise FileError(staged.name, f"a .csv.zip must hold exactly one CSV file, found {len(members)}")
+        return archive.open(members[0])
+    return staged.path.open("rb")
+
+
+def _text_encoding(mapping: SourceMapping) -> str:
+    encoding = mapping.encoding or "utf-8"
+    # utf-8-sig drops a leading byte-order mark and is otherwise plain strict UTF-8.
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _stage_csv(con, staged: StagedFile, mapping: SourceMapping, progress) -> None:
+    encoding = _text_encoding(mapping)
+    binary = _open_binary(staged)
+    try:
+        text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+        reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=True)
+        try:
+            _read_csv_records(con, staged, reader, progress)
+        except UnicodeDecodeError as error:
+            line, offset = _locate_decode_error(staged, encoding)
+            hint = "" if mapping.encoding else "; set `encoding` for this source in mapping.yml"
+            raise FileError(staged.name, f"not valid {mapping.encoding or 'UTF-8'} at line {line} (byte offset {offset}): "
+                            f"{error.reason}{hint}") from None
+        except csv.Error as error:
+            raise FileError(staged.name, f"malformed CSV at line {reader.line_num}: {error}") from None
+    finally:
+        binary.close()
+
+
+def _read_csv_records(con, staged: StagedFile, reader, progress) -> None:
+    records = (record for record in reader if record)  # a blank line is no record
+    header = next(records, None)
+    if header is None:
+        raise FileError(staged.name, "no header row (the file holds only blank lines)")
+    staged.header = header
+    width = len(header)
+    _create_stage(con, staged.table, width)
+    row_number = 1
+    while True:
+        chunk = list(itertools.islice(records, CHUNK_RECORDS))
+        if not chunk:
+            break
+        count = len(chunk)
+        problems = extras = None
+        lengths = set(map(len, chunk))
+        if lengths != {width}:
+            problems, extras = [None] * count, [None] * count
+            for index, record in enumerate(chunk):
+                if len(record) != width:
+                    problems[index] = f"row: wrong number of fields: expected {width}, found {len(record)}"
+                    if len(record) > width:
+                        extras[index] = json.dumps({str(position + 1): record[position]
+                                                    for position in range(width, len(record))}, ensure_ascii=False)
+                        chunk[index] = record[:width]
+                    else:
+                        chunk[index] = record + [None] * (width - len(record))
+        columns = list(zip(*chunk))
+        _append(con, staged.table, columns, row_number, count, problems, extras)
+        row_number += count
+        if progress and count == CHUNK_RECORDS:
+            progress(f"{staged.name}: {row_number - 1:,} rows read")
+    staged.rows_read = row_number - 1
+
+
+def _locate_decode_error(staged: StagedFile, encoding: str) -> tuple[int, int]:
+    """Line (1-based) and byte offset of the first byte that does not decode; run only on the error path."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, line = 0, 1
+    with _open_binary(staged) as binary:
+        for block in iter(lambda: binary.read(1 << 16), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                bad = max(error.start, 0)
+                return line + block[:bad].count(b"\n"), offset + bad
+            offset += len(block)
+            line += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            pass
+    return line, offset
+
+
+# --- Parquet ---------------------------------------------------------------------------------------
+
+
+def _stage_parquet(con, staged: StagedFile) -> None:
+    path = str(staged.path)
+    try:
+        described = con.execute("describe select * from read_parquet(?)", [path]).fetchall()
+    except duckdb.Error as error:
+        raise FileError(staged.name, f"not a readable Parquet file: {str(error).splitlines()[0]}") from None
+    staged.header = [row[0] for row in described]
+    casts = ", ".join(f'cast("{name.replace(chr(34), chr(34) * 2)}" as varchar) as c{index}'
+                      for index, name in enumerate(staged.header))
+    con.execute(
+        f"create or replace temp table {staged.table} as select {casts}, file_row_number + 1 as _row_number, "
+        f"null::varchar as _problem, null::varchar as _extra from read_parquet(?, file_row_number = true)",
+        [path],
+    )
+    staged.rows_read = con.execute(f"select count(*) from {staged.table}").fetchone()[0]
+
+
+# --- JSON Lines ------------------------------------------------------------------------------------
+
+
+def _json_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
+    encoding = _text_encoding(mapping)
+    records: list[dict | None] = []
+    problems: list[str | None] = []
+    originals: list[str | None] = []
+    keys: dict[str, None] = {}
+    try:
+        with staged.path.open("r", encoding=encoding, errors="strict", newline=None) as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError:
+                    value, problem = None, "line: not valid JSON"
+                else:
+                    problem = None if isinstance(value, dict) else "line: not a JSON object"
+                if problem:
+                    records.append(None)
+                    problems.append(problem)
+                    originals.append(json.dumps({"_line": line.rstrip("\r\n")}, ensure_ascii=False))
+                    continue
+                for key in value:
+                    keys.setdefault(key, None)
+                records.append(value)
+                problems.append(None)
+                originals.append(None)
+    except UnicodeDecodeError as error:
+        line, offset = _locate_decode_error(staged, encoding)
+        raise FileError(staged.name, f"not valid {mapping.encoding or 'UTF-8'} at line {line} (byte offset {offset}): "
+                        f"{error.reason}") from None
+    staged.header = list(keys)
+    staged.rows_read = len(records)
+    _create_stage(con, staged.table, len(staged.header))
+    for start in range(0, len(records), CHUNK_RECORDS):
+        part = records[start:start + CHUNK_RECORDS]
+        columns = [[None if record is None else _json_text(record.get(key)) for record in part] for key in staged.header]
+        _append(con, staged.table, columns, start + 1, len(part),
+                problems[start:start + CHUNK_RECORDS], originals[start:start + CHUNK_RECORDS])
+
+

@@ -1,0 +1,61 @@
+"""Write a checked source's outcome: loaded rows into raw, rejected rows (with original text) into quarantine."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import duckdb
+
+from anticipate.ingest.readers import StagedFile
+from anticipate.ingest.validate import ident, sql_string
+
+
+def insert_rejects(con: duckdb.DuckDBPyConnection, checked: str, staged: StagedFile, file_idx: int, source: str,
+                   batch_id: str, now_sql: str) -> None:
+    """One `raw.rejected_rows` row per rejected record, raw_values = header name -> original text."""
+    pairs = ", ".join(f"{sql_string(name)}, stage.c{index}" for index, name in enumerate(staged.header))
+    values = f"json_object({pairs})" if pairs else "json_object()"
+    con.execute(f"""
+        insert into raw.rejected_rows
+        select {sql_string(batch_id)}, {sql_string(source)}, {sql_string(staged.name)}, stage._row_number,
+            case when stage._extra is null then {values} else json_merge_patch({values}, stage._extra) end,
+            checked._reason, {now_sql}
+        from {checked} as checked join {staged.table} as stage using (_row_number)
+        where checked._file_idx = {file_idx} and checked._reason <> ''
+        order by stage._row_number
+    """)
+
+
+def counts_by_file(con: duckdb.DuckDBPyConnection, checked: str) -> dict[int, tuple[int, int]]:
+    """file index -> (rows loaded, rows rejected)."""
+    rows = con.execute(f"""
+        select _file_idx, count(*) filter (where _reason = ''), count(*) filter (where _reason <> '')
+        from {checked} group by _file_idx
+    """).fetchall()
+    return {file_idx: (loaded, rejected) for file_idx, loaded, rejected in rows}
+
+
+def reason_counts(con: duckdb.DuckDBPyConnection, checked: str) -> Counter:
+    """Rejected rows per rule; the rule is a reason part up to its value (`<subject>: <rule>`)."""
+    rows = con.execute(f"""
+        select regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*)
+        from (select unnest(string_split(_reason, '; ')) as part from {checked} where _reason <> '')
+        group by rule
+    """).fetchall()
+    return Counter({rule: count for rule, count in rows})
+
+
+def unknown_reference_warnings(con: duckdb.DuckDBPyConnection, checked: str, file_idx: int,
+                               references: dict[str, tuple[str, str]]) -> list[str]:
+    """`3 rows reference unknown customer_id` for loaded rows whose parent is in neither this batch nor raw."""
+    warnings = []
+    for column, (parent, parent_column) in references.items():
+        count = con.execute(f"""
+            select count(*) from {checked} as child
+            where child._file_idx = {file_idx} and child._reason = '' and child.{ident(column)} is not null
+              and not exists (select 1 from raw.{parent} as parent where parent.{ident(parent_column)} = child.{ident(column)})
+        """).fetchone()[0]
+        if count:
+            warnings.append(f"{count:,} row{'s' if count != 1 else ''} reference{'s' if count == 1 else ''} "
+                            f"unknown {column}")
+    return warnings

@@ -1,0 +1,217 @@
+"""Check and cast a source's text values in one vectorised DuckDB statement per rule family.
+
+Every rule a row breaks is added to its `_reason` (parts joined with '; '); a row loads when `_reason` is ''.
+Reason parts read `<subject>: <rule>` optionally followed by `: <value or detail>`, so the first two parts
+name the rule (`rejects_by_reason` counts by that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from anticipate.contract import Column
+from anticipate.ingest.mapping import SourceMapping
+
+ISO_TIMESTAMP = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
+ISO_OFFSET = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+INTEGER = r"[+-]?\d+"
+BOOLEAN_TRUE = ("true", "t", "yes", "y", "1")
+BOOLEAN_FALSE = ("false", "f", "no", "n", "0")
+NOT_FINITE = ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _decimal_pattern(separator: str) -> str:
+    sep = r"\." if separator == "." else ","
+    return rf"[+-]?(\d+({sep}\d*)?|{sep}\d+)([eE][+-]?\d+)?"
+
+
+def _shown(text_sql: str) -> str:
+    """The offending value as shown in a reason: quoted, cut to 80 characters."""
+    return f"'''' || left({text_sql}, 80) || ''''"
+
+
+def _naive_to_utc(timestamp_sql: str, timezone: str) -> str:
+    # The session runs in UTC, so a plain cast is the UTC case; timezone() reads local wall-clock time.
+    if timezone.upper() == "UTC":
+        return f"cast({timestamp_sql} as timestamptz)"
+    return f"timezone({sql_string(timezone)}, {timestamp_sql})"
+
+
+def parse_sql(column: Column, text: str, dialect: SourceMapping) -> str:
+    """SQL turning the text expression into the column's DuckDB type; NULL when it does not parse."""
+    value = f"nullif(trim({text}), '')"
+    kind = column.kind
+    if kind in ("id", "string"):
+        return f"case when trim({text}) = '' then null else {text} end"
+    if kind == "code":
+        return f"lower({value})"
+    if kind == "timestamp":
+        iso = (f"case when regexp_full_match({value}, {sql_string(ISO_TIMESTAMP)}) then "
+               f"case when regexp_matches({value}, {sql_string(ISO_OFFSET)}) then try_cast({value} as timestamptz) "
+               f"else {_naive_to_utc(f'try_cast({value} as timestamp)', dialect.timezone)} end end")
+        if dialect.date_format:
+            if "%z" in dialect.date_format or "%Z" in dialect.date_format:
+                formatted = f"try_strptime({value}, {sql_string(dialect.date_format)})"
+            else:
+                formatted = _naive_to_utc(f"try_strptime({value}, {sql_string(dialect.date_format)})", dialect.timezone)
+            return f"coalesce({iso}, {formatted})"
+        return iso
+    if kind == "date":
+        iso = f"case when regexp_full_match({value}, {sql_string(ISO_DATE)}) then try_cast({value} as date) end"
+        if dialect.date_format:
+            return f"coalesce({iso}, cast(try_strptime({value}, {sql_string(dialect.date_format)}) as date))"
+        return iso
+    if kind == "decimal":
+        number = value if dialect.decimal_separator == "." else f"replace({value}, ',', '.')"
+        return (f"case when regexp_full_match({value}, {sql_string(_decimal_pattern(dialect.decimal_separator))}) "
+                f"then try_cast({number} as double) end")
+    if kind == "integer":
+        return f"case when regexp_full_match({value}, {sql_string(INTEGER)}) then try_cast({value} as bigint) end"
+    if kind == "boolean":
+        return (f"case when lower({value}) in ({', '.join(map(sql_string, BOOLEAN_TRUE))}) then true "
+                f"when lower({value}) in ({', '.join(map(sql_string, BOOLEAN_FALSE))}) then false end")
+    raise ValueError(f"column kind must be one of id, string, code, timestamp, date, decimal, integer, boolean; got {kind!r}")
+
+
+def reason_sqls(column: Column, text: str, parsed: str, dialect: SourceMapping, now_sql: str, required: bool) -> list[str]:
+    """SQL expressions, each NULL or one reason part, for every rule the column's value can break."""
+    name = column.name
+    value = f"nullif(trim({text}), '')"
+    reasons = []
+    if required:
+        reasons.append(f"case when {value} is null then {sql_string(name + ': required value is empty')} end")
+    bad = f"{value} is not null and {parsed} is null"
+    kind = column.kind
+    if kind == "code" and column.codes:
+        allowed = ", ".join(map(sql_string, column.codes))
+        reasons.append(f"case when {value} is not null and {parsed} not in ({allowed}) then "
+                       f"{sql_string(name + ': not an allowed code: ')} || {_shown(text)} "
+                       f"|| {sql_string(' (allowed: ' + ', '.join(column.codes) + ')')} end")
+    elif kind in ("timestamp", "date"):
+        what = "an ISO 8601 timestamp" if kind == "timestamp" else "an ISO 8601 date"
+        if dialect.date_format:
+            what += f" or {dialect.date_format}"
+        reasons.append(f"case when {bad} then {sql_string(f'{name}: not {what}: ')} || {_shown(text)} end")
+        limit = f"({now_sql} + interval 1 day)"
+        compared = parsed if kind == "timestamp" else f"cast({parsed} as timestamptz)"
+        reasons.append(f"case when {compared} > {limit} then "
+                       f"{sql_string(name + ': more than one day after the load time: ')} || {_shown(text)} end")
+    elif kind in ("decimal", "integer"):
+        not_finite = ", ".join(map(sql_string, NOT_FINITE))
+        noun = "a decimal number" if kind == "decimal" else "an integer"
+        reasons.append(f"case when {bad} then case when lower({value}) in ({not_finite}) "
+                       f"then {sql_string(name + ': NaN or infinite: ')} || {_shown(text)} "
+                       f"else {sql_string(f'{name}: not {noun}: ')} || {_shown(text)} end end")
+        bounds = []
+        if column.min_value is not None:
+            bounds.append(f"{parsed} < {column.min_value!r}")
+        if column.max_value is not None:
+            bounds.append(f"{parsed} > {column.max_value!r}")
+        if bounds:
+            shown_bounds = f"[{_bound(column.min_value, '-inf')}, {_bound(column.max_value, 'inf')}]"
+            reasons.append(f"case when {' or '.join(bounds)} then "
+                           f"{sql_string(f'{name}: out of bounds {shown_bounds}: ')} || {_shown(text)} end")
+    elif kind == "boolean":
+        reasons.append(f"case when {bad} then {sql_string(name + ': not a boolean (true/false/1/0/yes/no/t/f/y/n): ')} "
+                       f"|| {_shown(text)} end")
+    return reasons
+
+
+def _bound(value: float | None, unbounded: str) -> str:
+    if value is None:
+        return unbounded
+    return f"{value:g}"
+
+
+def value_map_sql(text: str, values: dict[str, str]) -> str:
+    """Apply the mapping's value map; keys were trimmed and lower-cased when the mapping was read."""
+    if not values:
+        return text
+    cases = " ".join(f"when {sql_string(key)} then {sql_string(value)}" for key, value in values.items())
+    return f"case lower(trim({text})) {cases} else {text} end"
+
+
+def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized: str, columns: Sequence[Column],
+                         required: set[str], dialect: SourceMapping, now_sql: str) -> None:
+    """`table` := typed columns, `_reason`, `_file`, `_file_idx`, `_row_number` for every row of `normalized`.
+
+    `normalized` has one text column per Column (named after it) plus `_file`, `_file_idx`, `_row_number`,
+    `_problem`.
+    """
+    inner, outer, reasons = [], [], []
+    for column in columns:
+        text = f"t_{column.name}"
+        parsed = f"p_{column.name}"
+        inner.append(f"{value_map_sql(ident(column.name), dialect.values.get(column.name, {}))} as {text}")
+        inner.append(f"{parse_sql(column, value_map_sql(ident(column.name), dialect.values.get(column.name, {})), dialect)} as {parsed}")
+        outer.append(f"{parsed} as {ident(column.name)}")
+        reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required)
+    reason = f"concat_ws('; ', _problem, {', '.join(reasons)})" if reasons else "coalesce(_problem, '')"
+    con.execute(
+        f"create or replace temp table {table} as select {', '.join(outer)}, {reason} as _reason, "
+        f"_file, _file_idx, _row_number from (select {', '.join(inner)}, _problem, _file, _file_idx, _row_number "
+        f"from {normalized})"
+    )
+
+
+def append_reason(con: duckdb.DuckDBPyConnection, table: str, reason_sql: str, where_sql: str) -> None:
+    """Add a reason part to the rows matching `where_sql` (an SQL condition over `table`)."""
+    con.execute(f"update {table} set _reason = concat_ws('; ', nullif(_reason, ''), {reason_sql}) where {where_sql}")
+
+
+def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Sequence[str], key: Sequence[str] | None) -> None:
+    """Among rows otherwise valid: an exact repeat is rejected; with `key`, so is a later row with the same key.
+
+    `key=None` keeps same-key rows with different content (versioned sources: staging takes the latest).
+    """
+    order = "order by _file_idx, _row_number"
+    all_columns = ", ".join(map(ident, content))
+    con.execute(f"""
+        create or replace temp table _ingest_ranked as
+        select _file, _file_idx, _row_number, {', '.join(map(ident, key or []))}{', ' if key else ''}
+            row_number() over content_window as exact_rank,
+            first_value(_file) over content_window as first_file,
+            first_value(_row_number) over content_window as first_row
+        from {table} where _reason = ''
+        window content_window as (partition by {all_columns} {order})
+    """)
+    con.execute(f"""
+        create or replace temp table _ingest_duplicates as
+        select _file_idx, _row_number,
+            'duplicate: exact repeat of an earlier row: ' || first_file || ' row ' || first_row as reason
+        from _ingest_ranked where exact_rank > 1
+    """)
+    if key:
+        shown_key = " || ', ' || ".join(f"{sql_string(column + ' ')} || coalesce('''' || cast({ident(column)} as varchar) || '''', 'null')"
+                                       for column in key)
+        con.execute(f"""
+            insert into _ingest_duplicates
+            select _file_idx, _row_number,
+                'duplicate: same key with different content: ' || {shown_key}
+                    || ' first in ' || first_file || ' row ' || first_row
+            from (
+                select _file_idx, _row_number, {', '.join(map(ident, key))},
+                    row_number() over key_window as key_rank,
+                    first_value(_file) over key_window as first_file,
+                    first_value(_row_number) over key_window as first_row
+                from _ingest_ranked where exact_rank = 1
+                window key_window as (partition by {', '.join(map(ident, key))} {order})
+            ) where key_rank > 1
+        """)
+    con.execute(f"""
+        update {table} set _reason = _ingest_duplicates.reason from _ingest_duplicates
+        where {table}._file_idx = _ingest_duplicates._file_idx and {table}._row_number = _ingest_duplicates._row_number
+    """)
+    con.execute("drop table _ingest_ranked")
+    con.execute("drop table _ingest_duplicates")
