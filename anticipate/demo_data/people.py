@@ -224,6 +224,8 @@ def _customer_rows(
     later = previous + 1 + (rng.random(len(changed)) * np.minimum(200 * DAY, timeline.end - 1 - previous)).astype(np.int64)
     moved = rng.random(len(changed)) < 0.5
     new_city, new_postcode = _city_and_postcode(rng, country[changed])
+    # A move to the same city is no change: those customers change their email instead.
+    moved &= pc.not_equal(new_city, newer["city"].combine_chunks()).to_numpy(zero_copy_only=False)
     new_email = pc.replace_substring_regex(newer["email"].combine_chunks(), pattern="@.*$", replacement="@newmail.example.com")
     newer = newer.set_column(newer.schema.get_field_index("city"), "city", pc.if_else(pa.array(moved), new_city, newer["city"].combine_chunks()))
     newer = newer.set_column(

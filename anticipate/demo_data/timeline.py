@@ -95,26 +95,28 @@ class Timeline:
         return self.cumulative_weight[whole] + (position - whole) * self.daily_weight[whole]
 
 
+def _iso_local(stamp: np.ndarray) -> pa.Array:
+    """`2026-07-26T10:40:22` for epoch seconds. A cast is five times faster than `pc.strftime`."""
+    text = pc.cast(pa.array(np.asarray(stamp, dtype=np.int64).astype("datetime64[s]")), pa.string())
+    return pc.utf8_replace_slice(text, start=10, stop=11, replacement="T")
+
+
 def format_utc(stamp: np.ndarray) -> pa.Array:
     """ISO 8601 text with a `Z` suffix."""
-    return pc.strftime(pa.array(np.asarray(stamp, dtype=np.int64).astype("datetime64[s]")), format="%Y-%m-%dT%H:%M:%SZ")
+    return pc.binary_join_element_wise(_iso_local(stamp), "Z", "")
 
 
 def format_with_offset(stamp: np.ndarray, offset_minutes: np.ndarray) -> pa.Array:
     """ISO 8601 local time with its UTC offset (`+01:00`), the same instant as `stamp`."""
     offset_minutes = np.asarray(offset_minutes, dtype=np.int64)
-    local = pc.strftime(
-        pa.array((np.asarray(stamp, dtype=np.int64) + offset_minutes * 60).astype("datetime64[s]")),
-        format="%Y-%m-%dT%H:%M:%S",
-    )
+    local = _iso_local(np.asarray(stamp, dtype=np.int64) + offset_minutes * 60)
     # Few distinct offsets: format each once and look the suffixes up, rather than per row.
     distinct, position = np.unique(offset_minutes, return_inverse=True)
     suffixes = pa.array(
         [f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" for minutes in distinct.tolist()]
     )
-    suffix = suffixes.take(pa.array(position.astype(np.int64)))
-    return pc.binary_join_element_wise(local, suffix, "")
+    return pc.binary_join_element_wise(local, suffixes.take(pa.array(position.astype(np.int64))), "")
 
 
 def format_date(stamp: np.ndarray) -> pa.Array:
-    return pc.strftime(pa.array(np.asarray(stamp, dtype=np.int64).astype("datetime64[s]")), format="%Y-%m-%d")
+    return pc.cast(pa.array((np.asarray(stamp, dtype=np.int64) // DAY).astype("datetime64[D]")), pa.string())

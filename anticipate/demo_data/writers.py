@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -67,10 +68,9 @@ class LandingWriter:
                 # pyarrow quotes every string and doubles embedded quotes: valid RFC 4180 with CRLF-free rows.
                 pa_csv.write_csv(table, handle, pa_csv.WriteOptions(include_header=first))
             else:
-                lines = _json_lines(table)
+                handle.write(_json_lines(table))
                 if extra_json_lines:
-                    lines = lines + extra_json_lines
-                handle.write(("".join(line + "\n" for line in lines)).encode("utf-8"))
+                    handle.write("".join(line + "\n" for line in extra_json_lines).encode("utf-8"))
                 self.rows[source] += len(extra_json_lines or [])
         self.rows[source] += table.num_rows
 
@@ -94,12 +94,21 @@ class LandingWriter:
             handle.close()
 
 
-def _json_lines(table: pa.Table) -> list[str]:
-    """One JSON object per row. Values are ids, codes, timestamps and numbers: nothing needs escaping."""
+def _json_lines(table: pa.Table) -> bytes:
+    """One JSON object per row, newline-terminated. Values are ids, codes, timestamps and numbers: none needs escaping."""
+    def text(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
     pieces: list = []
     for index, name in enumerate(table.column_names):
-        values = table[name].combine_chunks()
+        values = table[name].combine_chunks().cast(pa.large_string())  # 64-bit offsets: a chunk may pass 2 GB
         if name not in _JSON_NUMBER_COLUMNS:
-            values = pc.binary_join_element_wise('"', values, '"', "")
-        pieces += [("{" if index == 0 else ",") + f'"{name}":', pc.fill_null(values, "null")]
-    return pc.binary_join_element_wise(*pieces, "}", "").to_pylist()
+            values = pc.binary_join_element_wise(text('"'), values, text('"'), text(""))
+        pieces += [text(("{" if index == 0 else ",") + f'"{name}":'), pc.fill_null(values, text("null"))]
+    lines = pc.binary_join_element_wise(*pieces, text("}\n"), text(""))
+    if len(lines) == 0:
+        return b""
+    # The rows are contiguous in the values buffer: write it as is instead of making a Python string per row.
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(data)[int(bounds[0]) : int(bounds[-1])].tobytes()
