@@ -1,0 +1,87 @@
+"""What is in the warehouse: row counts per schema, the last ingestion batch and run, rejects by reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from anticipate.config import PROJECT_ROOT, SCHEMAS
+
+
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    if not warehouse.exists():
+        raise FileNotFoundError(f"{warehouse}: no warehouse yet; run `anticipate run` (or `make demo`) first")
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+def table_row_counts(warehouse: Path, schemas: tuple[str, ...] = SCHEMAS) -> list[tuple[str, str, int]]:
+    """(schema, table, rows) for every table and view in the given schemas, in data-flow order."""
+    with _connect(warehouse) as connection:
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_schema in (select unnest($schemas)) "
+            "order by table_schema, table_name",
+            {"schemas": list(schemas)},
+        ).fetchall()
+        counts = [
+            (schema, table, connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])
+            for schema, table in tables
+        ]
+    order = {schema: position for position, schema in enumerate(schemas)}
+    return sorted(counts, key=lambda row: (order[row[0]], row[1]))
+
+
+def mart_row_counts(warehouse: Path) -> list[tuple[str, int]]:
+    return [(f"{schema}.{table}", rows) for schema, table, rows in table_row_counts(warehouse, ("marts", "ml", "predictions"))]
+
+
+def warehouse_status(warehouse: Path) -> str:
+    lines = [f"warehouse: {warehouse}"]
+    counts = table_row_counts(warehouse)
+    for schema in SCHEMAS:
+        in_schema = [(table, rows) for table_schema, table, rows in counts if table_schema == schema]
+        total = sum(rows for _, rows in in_schema)
+        lines.append(f"{schema:<13} {len(in_schema):>3} tables {total:>14,} rows")
+        lines.extend(f"  {table:<43} {rows:>14,}" for table, rows in in_schema)
+    with _connect(warehouse) as connection:
+        if _exists(connection, "raw", "ingestion_log"):
+            last_batch = connection.execute(
+                "select batch_id, max(loaded_at), count(*) filter (where status = 'loaded'), "
+                "count(*) filter (where status = 'skipped'), count(*) filter (where status = 'failed') "
+                "from raw.ingestion_log group by batch_id order by max(loaded_at) desc limit 1"
+            ).fetchone()
+            if last_batch:
+                lines.append(
+                    f"last ingestion: batch {last_batch[0]} at {last_batch[1]:%Y-%m-%d %H:%M:%S %Z}: "
+                    f"{last_batch[2]} files loaded, {last_batch[3]} skipped, {last_batch[4]} failed"
+                )
+        if _exists(connection, "raw", "rejected_rows"):
+            rejects = connection.execute(
+                "select source, reason, count(*) from raw.rejected_rows group by all order by 3 desc, 1, 2"
+            ).fetchall()
+            lines.append(f"rejected rows by reason: {sum(row[2] for row in rejects):,}")
+            lines.extend(f"  {count:>10,}  {source:<24} {reason}" for source, reason, count in rejects)
+    lines.append(_last_dbt_build())
+    return "\n".join(lines)
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0])
+
+
+def _last_dbt_build() -> str:
+    """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation)."""
+    results = sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda path: path.stat().st_mtime)
+    if not results:
+        return "last dbt build: none recorded under target/"
+    payload = json.loads(results[-1].read_text())
+    statuses: dict[str, int] = {}
+    for node in payload.get("results", []):
+        statuses[node["status"]] = statuses.get(node["status"], 0) + 1
+    generated = payload.get("metadata", {}).get("generated_at", "?")
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    return f"last dbt build: {generated}: {summary}"

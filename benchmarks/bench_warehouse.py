@@ -1,0 +1,157 @@
+"""Warehouse scale benchmark: demo data at 100k and 1M customers, ingestion and `dbt build` stage by
+stage with wall time and peak memory, against a hand-written DuckDB query as the floor.
+
+    make bench-warehouse                       # 100k and 1M customers (about 30 minutes on 2 cores)
+    python -m benchmarks.bench_warehouse --customers 20000 100000   # other sizes
+
+Each stage runs in its own process so its peak resident memory (ru_maxrss from wait4) is its own.
+Writes the table into benchmarks/RESULTS.md between the warehouse markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+WORK = REPOSITORY_ROOT / "benchmarks" / "work"
+RESULTS = REPOSITORY_ROOT / "benchmarks" / "RESULTS.md"
+PYTHON = sys.executable
+DBT = str(Path(sys.executable).with_name("dbt"))
+BEGIN, END = "<!-- bench-warehouse:begin -->", "<!-- bench-warehouse:end -->"
+
+#: dbt stages in data-flow order; each is `dbt build --select <selector>` (models and their tests).
+DBT_STAGES = (("seeds + staging", "resource_type:seed staging"), ("intermediate", "intermediate"), ("marts", "marts"))
+
+
+@dataclass
+class Measurement:
+    customers: int
+    stage: str
+    seconds: float
+    peak_mib: float
+    rows: int | None = None
+
+
+def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command as a child process; return (wall seconds, peak RSS MiB of that child, output tail)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPOSITORY_ROOT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def bench_size(customers: int, *, keep: bool) -> list[Measurement]:
+    folder = WORK / f"{customers}"
+    landing, warehouse = folder / "landing", folder / "anticipate.duckdb"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "ANTICIPATE_LANDING_DIR": str(landing),
+           "DBT_PROFILES_DIR": str(REPOSITORY_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    measurements: list[Measurement] = []
+
+    def measure(stage: str, command: list[str]) -> str:
+        seconds, peak, output = run_measured(command, env=env)
+        measurements.append(Measurement(customers, stage, seconds, peak))
+        print(f"  {customers:>9,} customers  {stage:<28} {seconds:8.1f} s  {peak:8.0f} MiB", flush=True)
+        return output
+
+    measure("generate demo data", [PYTHON, "-m", "anticipate.cli", "demo-data", "--customers", str(customers), "--out", str(landing)])
+    measurements[-1].rows = _landing_rows(landing)
+    measure("ingest", [PYTHON, "-m", "anticipate.cli", "ingest", "--landing-dir", str(landing), "--warehouse", str(warehouse)])
+    target = folder / "target"
+    for stage, selector in DBT_STAGES:
+        measure(f"dbt build: {stage}", [DBT, "build", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(target),
+                                        "--select", *selector.split()])
+    measure("hand-written SQL: current features", [PYTHON, "-m", "benchmarks.handwritten_features", str(warehouse)])
+    if not keep:
+        shutil.rmtree(folder)
+    return measurements
+
+
+def _landing_rows(landing: Path) -> int:
+    import duckdb
+
+    total = 0
+    with duckdb.connect() as connection:
+        for path in landing.iterdir():
+            if path.suffix == ".csv":
+                total += connection.execute("select count(*) from read_csv(?, header=true, all_varchar=true)", [str(path)]).fetchone()[0]
+            elif path.suffix == ".parquet":
+                total += connection.execute("select count(*) from read_parquet(?)", [str(path)]).fetchone()[0]
+            elif path.suffix == ".jsonl":
+                total += sum(1 for line in path.open() if line.strip())
+    return total
+
+
+def render(measurements: list[Measurement]) -> str:
+    sizes = sorted({m.customers for m in measurements})
+    lines = [
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"`make bench-warehouse`. Peak memory is each stage's own process (ru_maxrss).",
+        "",
+        "| customers | stage | seconds | peak MiB |",
+        "|---:|---|---:|---:|",
+    ]
+    for m in measurements:
+        rows = f" ({m.rows:,} landing rows)" if m.rows else ""
+        lines.append(f"| {m.customers:,} | {m.stage}{rows} | {m.seconds:.1f} | {m.peak_mib:,.0f} |")
+    lines += ["", "| customers | ingest + dbt build (s) | max peak MiB | dbt marts / hand-written SQL |", "|---:|---:|---:|---:|"]
+    totals = {}
+    for size in sizes:
+        rows = [m for m in measurements if m.customers == size]
+        pipeline = [m for m in rows if m.stage == "ingest" or m.stage.startswith("dbt build")]
+        total = sum(m.seconds for m in pipeline)
+        totals[size] = total
+        marts = next(m.seconds for m in rows if m.stage == "dbt build: marts")
+        floor = next(m.seconds for m in rows if m.stage.startswith("hand-written"))
+        lines.append(f"| {size:,} | {total:.1f} | {max(m.peak_mib for m in pipeline):,.0f} | {marts / floor:.2f}x |")
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        growth = (totals[large] / totals[small]) / (large / small)
+        lines += ["", f"Cost growth from {small:,} to {large:,} customers: {totals[large] / totals[small]:.1f}x time for "
+                      f"{large / small:.0f}x customers ({growth:.2f} of linear)."]
+    return "\n".join(lines)
+
+
+def write_results(table: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{BEGIN}\n{table}\n{END}"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n## Warehouse scale (`make bench-warehouse`)\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--keep", action="store_true", help="keep generated files and warehouses under benchmarks/work")
+    args = parser.parse_args()
+    measurements: list[Measurement] = []
+    for customers in args.customers:
+        measurements += bench_size(customers, keep=args.keep)
+    table = render(measurements)
+    print(table)
+    write_results(table)
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Assets: landing files -> raw (ingestion), raw -> marts (dbt). Thin glue over `anticipate.ingest` and dbt."""
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from anticipate.contract import LOAD_ORDER
+from orchestration.project import dbt_project
+from orchestration.resources import AnticipateSettings
+
+#: Every asset that opens the DuckDB file shares this pool: DuckDB admits one writing process.
+WAREHOUSE_POOL = "warehouse"
+
+RAW_TABLES = (*LOAD_ORDER, "rejected_rows", "ingestion_log")
+
+
+@dg.multi_asset(
+    name="ingest_landing_files",
+    specs=[
+        dg.AssetSpec(
+            ["raw", table],
+            group_name="ingestion",
+            kinds={"python", "duckdb"},
+            description=f"raw.{table}, loaded from the landing directory by the source-contract ingestion.",
+        )
+        for table in RAW_TABLES
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def ingest_landing_files(context: dg.AssetExecutionContext, settings: AnticipateSettings) -> Iterator[dg.MaterializeResult]:
+    """Load new landing files into `raw`; bad rows go to raw.rejected_rows with their reason."""
+    from anticipate.ingest import ingest  # deferred: keeps definition loading fast
+
+    resolved = settings.resolve()
+    result = ingest(
+        resolved.landing_dir,
+        resolved.warehouse,
+        mapping_path=Path(settings.mapping_path) if settings.mapping_path else None,
+        progress=context.log.info,
+    )
+    per_source: dict[str, dict[str, int]] = {}
+    for entry in result.files:
+        counts = per_source.setdefault(entry.source, {"files_loaded": 0, "files_skipped": 0, "rows_loaded": 0, "rows_rejected": 0})
+        counts["files_loaded" if entry.status == "loaded" else "files_skipped"] += 1
+        counts["rows_loaded"] += entry.rows_loaded or 0
+        counts["rows_rejected"] += entry.rows_rejected or 0
+    for table in RAW_TABLES:
+        metadata: Mapping[str, Any] = {"batch_id": result.batch_id, **per_source.get(table, {})}
+        if table == "rejected_rows":
+            metadata = {"batch_id": result.batch_id, "rejects_by_reason": dg.MetadataValue.json(dict(result.rejects_by_reason))}
+        yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)
+
+
+class LayeredDbtTranslator(DagsterDbtTranslator):
+    """Group dbt models in the UI by warehouse layer (staging, intermediate, marts)."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "reference"
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=LayeredDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: AnticipateSettings):
+    """`dbt build`: seeds, models and their tests (surfaced as asset checks)."""
+    settings.export_warehouse_for_dbt()
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,14 @@
+"""Schedules run jobs defined as asset selections."""
+
+import dagster as dg
+
+from orchestration.jobs import daily_refresh_job
+
+daily_refresh_schedule = dg.ScheduleDefinition(
+    name="daily_refresh_schedule",
+    job=daily_refresh_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 05:00 UTC, after the shop's nightly exports land.",
+)
