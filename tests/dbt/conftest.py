@@ -161,17 +161,14 @@ def run_dbt(warehouse: Path, target_path: Path, *args: str, vars: dict | None = 
     return DbtRun(tuple(args), completed.returncode, completed.stdout + completed.stderr, seconds, run_results)
 
 
-def build_warehouse(warehouse: Path, target_path: Path, *, vars: dict | None = None) -> list[DbtRun]:
-    """Build every model, seed and data test, then run the unit tests.
+def build_warehouse(warehouse: Path, target_path: Path, *, vars: dict | None = None) -> DbtRun:
+    """`dbt build` as the pipeline runs it: seeds, models, data tests and unit tests in one go.
 
-    dbt unit tests read the column types of the model under test from the warehouse, so on a warehouse
-    where the models do not exist yet they fail with "Not able to get columns for unit test". The first
-    build therefore excludes unit tests; once the relations exist a plain `dbt build` runs everything.
+    The raw tables must exist (ingestion creates them, empty for a source without a file). Unit tests read
+    their inputs' columns from the warehouse; `dbt build` runs each unit test after its model's parents,
+    so one plain build works on a fresh warehouse too (checked by test_a_fresh_warehouse_builds_in_one_pass).
     """
-    runs = [run_dbt(warehouse, target_path, "build", "--exclude-resource-type", "unit_test", vars=vars)]
-    if runs[0].returncode == 0:
-        runs.append(run_dbt(warehouse, target_path, "build", "--select", "resource_type:unit_test", vars=vars))
-    return runs
+    return run_dbt(warehouse, target_path, "build", vars=vars)
 
 
 def assert_succeeded(run: DbtRun) -> None:
@@ -179,14 +176,13 @@ def assert_succeeded(run: DbtRun) -> None:
 
 
 @pytest.fixture(scope="module")
-def fixture_warehouse(tmp_path_factory) -> tuple[Path, list[DbtRun]]:
-    """A warehouse holding the fixture, built once per test module."""
+def fixture_warehouse(tmp_path_factory) -> tuple[Path, DbtRun]:
+    """A fresh warehouse holding the fixture, built once per test module."""
     folder = tmp_path_factory.mktemp("warehouse")
     warehouse = folder / "anticipate.duckdb"
     create_raw_tables(warehouse)
     insert_fixture(warehouse)
-    runs = build_warehouse(warehouse, folder / "target")
-    return warehouse, runs
+    return warehouse, build_warehouse(warehouse, folder / "target")
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
