@@ -50,6 +50,7 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
     con = duckdb.connect(str(warehouse))
     try:
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set enable_progress_bar = false")
         create_raw_tables(con)
         batch = _Batch(con, landing_dir, batch_id, now, progress)
         try:
@@ -212,7 +213,8 @@ class _Batch:
                              dialect, self.now_sql)
         if source_name == "order_items":
             # Line numbers absent from the file follow row order within the order, across the batch's files.
-            con.execute(f"""
+            if con.execute(f"select count(*) from {checked} where line_number is null").fetchone()[0]:
+                con.execute(f"""
                 create or replace temp table {checked} as select * replace (
                     coalesce(line_number, row_number() over (partition by order_id order by _file_idx, _row_number)) as line_number)
                 from {checked}
@@ -226,7 +228,7 @@ class _Batch:
         con.execute(f"""
             insert into raw.{source_name} ({columns}, _batch_id, _source_file, _row_number, _loaded_at)
             select {columns}, {sql_string(self.batch_id)}, _file, _row_number, {self.now_sql}
-            from {checked} where _reason = '' order by _file_idx, _row_number
+            from {checked} where _reason = ''
         """)
         counts = counts_by_file(con, checked)
         self.rejects.update(reason_counts(con, checked))

@@ -18,7 +18,9 @@ def insert_rejects(con: duckdb.DuckDBPyConnection, checked: str, staged: StagedF
     con.execute(f"""
         insert into raw.rejected_rows
         select {sql_string(batch_id)}, {sql_string(source)}, {sql_string(staged.name)}, stage._row_number,
-            case when stage._extra is null then {values} else json_merge_patch({values}, stage._extra) end,
+            case when stage._extra is null then {values}
+                 when starts_with(stage._problem, 'line: ') then json(stage._extra)
+                 else json_merge_patch({values}, stage._extra) end,
             checked._reason, {now_sql}
         from {checked} as checked join {staged.table} as stage using (_row_number)
         where checked._file_idx = {file_idx} and checked._reason <> ''

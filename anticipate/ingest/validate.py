@@ -158,6 +158,8 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
         outer.append(f"{parsed} as {ident(column.name)}")
         reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required)
     reason = f"concat_ws('; ', _problem, {', '.join(reasons)})" if reasons else "coalesce(_problem, '')"
+    # A JSON line that is no object has no values to check: its one reason is that.
+    reason = f"case when starts_with(_problem, 'line: ') then _problem else {reason} end"
     con.execute(
         f"create or replace temp table {table} as select {', '.join(outer)}, {reason} as _reason, "
         f"_file, _file_idx, _row_number from (select {', '.join(inner)}, _problem, _file, _file_idx, _row_number "
@@ -174,44 +176,49 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
     """Among rows otherwise valid: an exact repeat is rejected; with `key`, so is a later row with the same key.
 
     `key=None` keeps same-key rows with different content (versioned sources: staging takes the latest).
+    A hash finds the few candidate groups first; the window then compares real values, so a hash
+    collision cannot reject a row.
     """
     order = "order by _file_idx, _row_number"
-    all_columns = ", ".join(map(ident, content))
-    con.execute(f"""
-        create or replace temp table _ingest_ranked as
-        select _file, _file_idx, _row_number, {', '.join(map(ident, key or []))}{', ' if key else ''}
-            row_number() over content_window as exact_rank,
-            first_value(_file) over content_window as first_file,
-            first_value(_row_number) over content_window as first_row
-        from {table} where _reason = ''
-        window content_window as (partition by {all_columns} {order})
-    """)
+    content_sql = ", ".join(map(ident, content))
     con.execute(f"""
         create or replace temp table _ingest_duplicates as
         select _file_idx, _row_number,
             'duplicate: exact repeat of an earlier row: ' || first_file || ' row ' || first_row as reason
-        from _ingest_ranked where exact_rank > 1
+        from (
+            select _file_idx, _row_number,
+                row_number() over content_window as exact_rank,
+                first_value(_file) over content_window as first_file,
+                first_value(_row_number) over content_window as first_row
+            from {table}
+            where _reason = '' and hash({content_sql}) in (
+                select hash({content_sql}) from {table} where _reason = '' group by 1 having count(*) > 1)
+            window content_window as (partition by {content_sql} {order})
+        ) where exact_rank > 1
     """)
     if key:
-        shown_key = " || ', ' || ".join(f"{sql_string(column + ' ')} || coalesce('''' || cast({ident(column)} as varchar) || '''', 'null')"
+        key_sql = ", ".join(map(ident, key))
+        shown_key = " || ', ' || ".join(f"{sql_string(column + ' ')} || coalesce({_shown(f'cast({ident(column)} as varchar)')}, 'null')"
                                        for column in key)
         con.execute(f"""
             insert into _ingest_duplicates
             select _file_idx, _row_number,
-                'duplicate: same key with different content: ' || {shown_key}
-                    || ' first in ' || first_file || ' row ' || first_row
+                'duplicate: same key with different content: ' || shown_key || ' first in ' || first_file || ' row ' || first_row
             from (
-                select _file_idx, _row_number, {', '.join(map(ident, key))},
+                select _file_idx, _row_number, {shown_key} as shown_key,
                     row_number() over key_window as key_rank,
                     first_value(_file) over key_window as first_file,
                     first_value(_row_number) over key_window as first_row
-                from _ingest_ranked where exact_rank = 1
-                window key_window as (partition by {', '.join(map(ident, key))} {order})
+                from {table} as candidate
+                where _reason = '' and hash({key_sql}) in (
+                        select hash({key_sql}) from {table} where _reason = '' group by 1 having count(*) > 1)
+                    and not exists (select 1 from _ingest_duplicates as repeat
+                                    where repeat._file_idx = candidate._file_idx and repeat._row_number = candidate._row_number)
+                window key_window as (partition by {key_sql} {order})
             ) where key_rank > 1
         """)
     con.execute(f"""
         update {table} set _reason = _ingest_duplicates.reason from _ingest_duplicates
         where {table}._file_idx = _ingest_duplicates._file_idx and {table}._row_number = _ingest_duplicates._row_number
     """)
-    con.execute("drop table _ingest_ranked")
     con.execute("drop table _ingest_duplicates")
