@@ -30,8 +30,8 @@ from .writers import FILE_NAMES, LandingWriter
 
 #: Fixed, so the same arguments give byte-identical files whatever today's date is.
 DEFAULT_END_DATE = date(2026, 10, 31)
-#: Customers simulated at once: bounds memory (about 1.5 GB at this size) whatever the total.
-CHUNK_CUSTOMERS = 100_000
+#: Customers simulated at once: bounds memory (about 2 GB at this size) whatever the total.
+CHUNK_CUSTOMERS = 50_000
 MAX_DIRTY_SHARE = 0.2
 
 # Independent random streams per chunk, so a chunk's content does not depend on the other chunks' draws.
@@ -159,6 +159,7 @@ def generate_demo_data(
             for kind, count in counts.items():
                 dirty_rows[kind] += count
 
+            writer.flush()  # at most one chunk waits to be written: memory stays bounded
             writer.write("customers", people.table)
             writer.write("orders", orders)
             writer.write("order_items", items)
