@@ -34,7 +34,8 @@ def build_web_events(
     first_event_number: int,
     first_session_number: int,
     first_anonymous_visitor: int,
-) -> pa.Table:
+) -> tuple[pa.Table, int]:
+    """The chunk's web events (text columns, chronological) and the number of sessions they form."""
     parts: list[tuple[np.ndarray, ...]] = []  # (time, customer position or -1, visitor number, event type, product or -1)
 
     # Browsing precedes buying: views of the product in the days before, then cart, checkout, purchase.

@@ -32,7 +32,7 @@ class Purchases:
     order_status: np.ndarray
     line_order: np.ndarray  # order position, per purchased (positive) line
     line_product: np.ndarray
-    line_number: np.ndarray  # line_number of every written line, per order (max used for extra lines)
+    lines_per_order: np.ndarray  # lines written per order, returns included: the last line_number in use
 
 
 def _channels(rng: np.random.Generator, app_user: np.ndarray) -> np.ndarray:
@@ -129,7 +129,7 @@ def build_purchases(
             "discount_amount": format_amounts(all_discount),
         }
     )
-    reviews = _reviews(rng, customers, catalogue, timeline, order_id, order_customer, order_time, status, line_order, product, first_review_number)
+    reviews = _reviews(rng, customers, catalogue, timeline, order_customer, order_time, status, line_order, product, first_review_number)
     return Purchases(
         orders=orders,
         order_items=order_items,
@@ -140,11 +140,12 @@ def build_purchases(
         order_status=status,
         line_order=line_order,
         line_product=product,
-        line_number=lines_written,
+        lines_per_order=lines_written,
     )
 
 
-def _reviews(rng, customers, catalogue, timeline, order_id, order_customer, order_time, status, line_order, product, first_review_number) -> pa.Table:
+def _reviews(rng, customers, catalogue, timeline, order_customer, order_time, status, line_order, product, first_review_number) -> pa.Table:
+    """Reviews of about REVIEW_SHARE of received lines, more from engaged customers, rating the product's quality."""
     received = (status[line_order] == DELIVERED) | (status[line_order] == RETURNED)
     reviewed = np.flatnonzero(received & (rng.random(len(line_order)) < REVIEW_SHARE * (0.5 + customers.engagement[order_customer[line_order]] * 1.5)))
     reviewed_at = order_time[line_order[reviewed]] + 2 * DAY + (rng.exponential(7.0, len(reviewed)) * DAY).astype(np.int64)

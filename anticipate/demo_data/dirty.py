@@ -6,9 +6,12 @@ should quarantine exactly the counts reported in `DemoDataSummary.dirty_rows`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
+from .commerce import Purchases
 from .text import format_ids
 
 #: Kind of dirty row -> the source it is injected into.
@@ -113,3 +116,41 @@ def dirty_web_events(rng: np.random.Generator, events: pa.Table, count: int, nex
 
 def non_object_json_lines(count: int) -> list[str]:
     return [NON_OBJECT_JSON_LINES[index % len(NON_OBJECT_JSON_LINES)] for index in range(count)]
+
+
+@dataclass(frozen=True)
+class DirtyChunk:
+    """A chunk's files with their dirty rows in place, and how many of each kind were added."""
+
+    orders: pa.Table
+    order_items: pa.Table
+    web_events: pa.Table
+    json_lines: list[str]  # lines to append to the JSON Lines file
+    counts: dict[str, int]
+
+
+def add_dirty_rows(
+    rng: np.random.Generator,
+    dirty_share: float,
+    purchases: Purchases,
+    web_events: pa.Table,
+    interaction_rows: int,
+    *,
+    next_order_number: int,
+    next_event_number: int,
+    next_orphan_number: int,
+) -> DirtyChunk:
+    orders, items = purchases.orders, purchases.order_items
+    clean_rows = {"orders": orders.num_rows, "order_items": items.num_rows, "web_events": web_events.num_rows, "marketing_interactions": interaction_rows}
+    counts = {kind: dirty_count(dirty_share, clean_rows[source], source) for kind, source in DIRTY_KINDS.items()}
+    # Extra lines go on distinct real orders: a tiny chunk may have too few.
+    while counts["empty_product_id"] + counts["non_numeric_unit_price"] > orders.num_rows:
+        counts["non_numeric_unit_price" if counts["non_numeric_unit_price"] >= counts["empty_product_id"] else "empty_product_id"] -= 1
+    if orders.num_rows:
+        extra_orders = dirty_orders(rng, orders, counts, next_order_number)
+        extra_items = dirty_order_items(rng, items, orders, purchases.lines_per_order, counts, next_orphan_number)
+        orders = insert_at_random(rng, orders, extra_orders)
+        items = insert_at_random(rng, items, extra_items)
+    if web_events.num_rows:
+        web_events = insert_at_random(rng, web_events, dirty_web_events(rng, web_events, counts["unknown_event_type"], next_event_number))
+    return DirtyChunk(orders, items, web_events, non_object_json_lines(counts["non_object_json_line"]), counts)

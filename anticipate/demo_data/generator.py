@@ -10,19 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .browsing import build_web_events
+from .browsing import ANONYMOUS_VISITORS_PER_CUSTOMER, build_web_events
 from .catalog import build_catalogue, products_for
 from .commerce import build_purchases
-from .dirty import (
-    DIRTY_KINDS,
-    ORPHAN_ORDER_BASE,
-    dirty_count,
-    dirty_order_items,
-    dirty_orders,
-    dirty_web_events,
-    insert_at_random,
-    non_object_json_lines,
-)
+from .dirty import DIRTY_KINDS, add_dirty_rows
 from .marketing import build_marketing
 from .people import build_customers
 from .timeline import Timeline
@@ -33,6 +24,8 @@ DEFAULT_END_DATE = date(2026, 10, 31)
 #: Customers simulated at once: bounds memory (about 2 GB at this size) whatever the total.
 CHUNK_CUSTOMERS = 50_000
 MAX_DIRTY_SHARE = 0.2
+#: Customer ids have seven digits.
+MAX_CUSTOMERS = 9_999_999
 
 # Independent random streams per chunk, so a chunk's content does not depend on the other chunks' draws.
 _CUSTOMERS, _PURCHASES, _WEB, _MARKETING, _DIRTY = range(5)
@@ -71,8 +64,8 @@ class DemoDataSummary:
 
 
 def _validate(customers, seed, years, end_date, dirty_share) -> None:
-    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
-        raise ValueError(f"customers must be an int >= 1, got {customers!r}")
+    if isinstance(customers, bool) or not isinstance(customers, int) or not 1 <= customers <= MAX_CUSTOMERS:
+        raise ValueError(f"customers must be an int between 1 and {MAX_CUSTOMERS}, got {customers!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     if not isinstance(years, (int, float)) or isinstance(years, bool) or not 0.25 <= years <= 20:
@@ -130,41 +123,31 @@ def generate_demo_data(
             numbers["review"] += purchases.reviews.num_rows
             numbers["event"] += events.num_rows
             numbers["session"] += n_sessions
-            numbers["visitor"] += int(round(0.6 * size)) + 1
+            numbers["visitor"] += int(round(ANONYMOUS_VISITORS_PER_CUSTOMER * size))
             numbers["interaction"] += interactions.num_rows
 
-            rng = stream(_DIRTY)
-            orders, items = purchases.orders, purchases.order_items
-            counts = {kind: dirty_count(dirty_share, {"orders": orders.num_rows, "order_items": items.num_rows, "web_events": events.num_rows, "marketing_interactions": interactions.num_rows}[source], source) for kind, source in DIRTY_KINDS.items()}
-            # Extra lines go on distinct real orders: a tiny chunk may have too few.
-            while counts["empty_product_id"] + counts["non_numeric_unit_price"] > orders.num_rows:
-                key = "non_numeric_unit_price" if counts["non_numeric_unit_price"] >= counts["empty_product_id"] else "empty_product_id"
-                counts[key] -= 1
-            if orders.num_rows:
-                extra_orders = dirty_orders(rng, orders, counts, numbers["order"])
-                numbers["order"] += counts["unparseable_ordered_at"] + counts["unknown_order_status"]
-                extra_items = dirty_order_items(rng, items, orders, purchases.line_number, counts, numbers["orphan"])
-                numbers["orphan"] += counts["orphan_order_line"]
-                orders = insert_at_random(rng, orders, extra_orders)
-                items = insert_at_random(rng, items, extra_items)
-            else:
-                for kind, source in DIRTY_KINDS.items():
-                    if source in ("orders", "order_items"):
-                        counts[kind] = 0
-            if events.num_rows:
-                events = insert_at_random(rng, events, dirty_web_events(rng, events, counts["unknown_event_type"], numbers["event"]))
-                numbers["event"] += counts["unknown_event_type"]
-            else:
-                counts["unknown_event_type"] = 0
-            for kind, count in counts.items():
+            dirty = add_dirty_rows(
+                stream(_DIRTY),
+                dirty_share,
+                purchases,
+                events,
+                interactions.num_rows,
+                next_order_number=numbers["order"],
+                next_event_number=numbers["event"],
+                next_orphan_number=numbers["orphan"],
+            )
+            numbers["order"] += dirty.counts["unparseable_ordered_at"] + dirty.counts["unknown_order_status"]
+            numbers["event"] += dirty.counts["unknown_event_type"]
+            numbers["orphan"] += dirty.counts["orphan_order_line"]
+            for kind, count in dirty.counts.items():
                 dirty_rows[kind] += count
 
             writer.flush()  # at most one chunk waits to be written: memory stays bounded
             writer.write("customers", people.table)
-            writer.write("orders", orders)
-            writer.write("order_items", items)
-            writer.write("web_events", events)
-            writer.write("marketing_interactions", interactions, non_object_json_lines(counts["non_object_json_line"]))
+            writer.write("orders", dirty.orders)
+            writer.write("order_items", dirty.order_items)
+            writer.write("web_events", dirty.web_events)
+            writer.write("marketing_interactions", interactions, dirty.json_lines)
             writer.write("product_reviews", purchases.reviews)
             customer_versions += people.table.num_rows - size
             report(
@@ -175,7 +158,6 @@ def generate_demo_data(
     except BaseException:
         writer.abort()
         raise
-    assert numbers["orphan"] < 10_000_000 and numbers["order"] < ORPHAN_ORDER_BASE, "order numbers would reach the orphan range"
     return DemoDataSummary(
         out_dir=Path(out_dir),
         files=files,

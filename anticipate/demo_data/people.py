@@ -43,8 +43,9 @@ EUR_TO_CURRENCY = np.array([1.08, 0.85, 1.0])
 POSTCODE_LETTERS = ("AA", "AB", "BX", "DN", "EQ", "HS", "JT", "LU", "NZ", "XY")
 COLD_START_DAYS = 30
 FAVOURITES_PER_CUSTOMER = 3
-#: anonymous_id numbers are a bijection of the visitor number mod 10**10; customers use [0, 5e9).
-_VISITOR_MULTIPLIER = 7_919_000_003
+#: anonymous_id numbers are a bijection of the visitor number mod 10**10 (the multiplier is coprime
+#: with 10, and small enough that the product fits in uint64); customers use [0, 5e9).
+_VISITOR_MULTIPLIER = 1_234_567_891
 _VISITOR_MODULUS = 10**10
 ANONYMOUS_VISITOR_BASE = 5 * 10**9
 
@@ -56,7 +57,7 @@ def _ascii(text: str) -> str:
 
 def visitor_ids(numbers: np.ndarray) -> pa.Array:
     """Opaque cookie ids (`a` + 10 digits): distinct numbers give distinct ids."""
-    scrambled = (np.asarray(numbers, dtype=np.int64) * _VISITOR_MULTIPLIER) % _VISITOR_MODULUS
+    scrambled = (np.asarray(numbers, dtype=np.uint64) * np.uint64(_VISITOR_MULTIPLIER)) % np.uint64(_VISITOR_MODULUS)
     return format_ids("a", scrambled, 10)
 
 
