@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from anticipate.ingest.errors import FileError
 from anticipate.ingest.mapping import SourceMapping
@@ -99,7 +100,8 @@ def _create_stage(con: duckdb.DuckDBPyConnection, table: str, width: int) -> Non
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, columns: list, first_row: int, count: int,
             problems: list | None = None, extras: list | None = None) -> None:
-    arrays = {f"c{index}": pa.array(column, type=pa.large_string()) for index, column in enumerate(columns)}
+    arrays = {f"c{index}": column if isinstance(column, pa.ChunkedArray | pa.Array) else pa.array(column, type=pa.large_string())
+              for index, column in enumerate(columns)}
     arrays["_row_number"] = pa.array(range(first_row, first_row + count), type=pa.int64())
     arrays["_problem"] = pa.array(problems, type=pa.string()) if problems else pa.nulls(count, pa.string())
     arrays["_extra"] = pa.array(extras, type=pa.string()) if extras else pa.nulls(count, pa.string())
@@ -138,10 +140,80 @@ def _text_encoding(mapping: SourceMapping) -> str:
 
 def _stage_csv(con, staged: StagedFile, mapping: SourceMapping, progress) -> None:
     encoding = _text_encoding(mapping)
+    if encoding == "utf-8-sig" and _stage_csv_arrow(con, staged, mapping, progress):
+        return
+    _stage_csv_python(con, staged, mapping, progress, encoding)
+
+
+class _NeedsExactReader(Exception):
+    """The fast reader met a record it cannot place exactly (wrong field count): reread with the csv module."""
+
+
+def _stage_csv_arrow(con, staged: StagedFile, mapping: SourceMapping, progress) -> bool:
+    """Fast path for well-formed UTF-8 files: Arrow's C++ reader, same records and text as the csv module.
+
+    Returns False (nothing staged) when the file holds anything the exact reader must handle and report:
+    a record with the wrong number of fields, bytes that are not UTF-8, or no header.
+    """
+    binary = _open_binary(staged)
+    try:
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
+        try:
+            header = next(filter(None, csv.reader(text, delimiter=mapping.delimiter, quotechar='"')), None)
+        except (UnicodeDecodeError, csv.Error):
+            return False
+    finally:
+        binary.close()
+    if header is None:
+        return False
+    width = len(header)
+
+    def refuse(row) -> str:
+        return "error"  # stop: Arrow raises ArrowInvalid and the exact reader takes over
+
+    names = [f"c{index}" for index in range(width)]
+    kind = file_kind(staged.path)
+    source = (str(staged.path) if kind == ".csv"
+              else pa.input_stream(str(staged.path), compression="gzip") if kind == ".csv.gz"
+              else _open_binary(staged))
+    _create_stage(con, staged.table, width)
+    row_number = 0  # the header is the first record Arrow returns
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=mapping.delimiter, quote_char='"', double_quote=True,
+                                             escape_char=False, newlines_in_values=True, ignore_empty_lines=True,
+                                             invalid_row_handler=refuse),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.large_string() for name in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                                 null_values=[]),
+        )
+        for batch in reader:
+            if row_number == 0:
+                if [batch.column(index)[0].as_py() for index in range(width)] != header:
+                    raise _NeedsExactReader()
+                batch = batch.slice(1)
+            count = batch.num_rows
+            _append(con, staged.table, [batch.column(index) for index in range(width)], row_number + 1, count)
+            row_number += count
+    except (_NeedsExactReader, pa.ArrowInvalid):
+        con.execute(f"drop table {staged.table}")
+        return False
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+    staged.header = header
+    staged.rows_read = row_number
+    return True
+
+
+def _stage_csv_python(con, staged: StagedFile, mapping: SourceMapping, progress, encoding: str) -> None:
     binary = _open_binary(staged)
     try:
         text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
-        reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=True)
+        # strict=False: like the Arrow reader, text after a closing quote joins the field.
+        reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=False)
         try:
             _read_csv_records(con, staged, reader, progress)
         except UnicodeDecodeError as error:
