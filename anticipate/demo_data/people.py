@@ -94,12 +94,12 @@ class CustomerChunk:
 
 
 def _signup_times(rng: np.random.Generator, n: int, timeline: Timeline) -> np.ndarray:
-    # 12% joined before the history; the rest at a growing rate (2.5x more sign-ups at the end than the start).
-    growth = np.log(2.5)
+    # 30% joined in the two years before the history; the rest at a growing rate (2x more sign-ups at the end than the start).
+    growth = np.log(2.0)
     position = np.log1p(rng.random(n) * (np.exp(growth) - 1.0)) / growth
     during = timeline.start + (position * (timeline.end - timeline.start)).astype(np.int64)
-    before = timeline.start - rng.integers(DAY, 365 * DAY, n)
-    return np.where(rng.random(n) < 0.12, before, during)
+    before = timeline.start - rng.integers(DAY, 730 * DAY, n)
+    return np.where(rng.random(n) < 0.3, before, during)
 
 
 def build_customers(rng: np.random.Generator, first_number: int, n: int, timeline: Timeline, catalogue: Catalogue) -> CustomerChunk:
