@@ -9,8 +9,11 @@ import pyarrow.compute as pc
 
 def format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """`prefix` + zero-padded number, e.g. C0000042."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if len(numbers) and (numbers.min() < 0 or numbers.max() >= 10**width):
+        raise ValueError(f"numbers must be between 0 and {10**width - 1} for {width}-digit ids, got {numbers.min()}..{numbers.max()}")
+    # 10**width + n is "1" followed by n zero-padded: swapping the "1" for the prefix is one pass, not three.
+    return pc.utf8_replace_slice(pc.cast(pa.array(numbers + 10**width), pa.string()), start=0, stop=1, replacement=prefix)
 
 
 def format_integers(values: np.ndarray) -> pa.Array:
@@ -20,11 +23,12 @@ def format_integers(values: np.ndarray) -> pa.Array:
 def format_amounts(values: np.ndarray) -> pa.Array:
     """Two-decimal text (`12.50`, `-3.05`) from exact integer cents, so no float noise reaches the file."""
     cents = np.round(np.asarray(values, dtype=np.float64) * 100).astype(np.int64)
-    sign = pa.array(np.where(cents < 0, "-", ""))
-    magnitude = np.abs(cents)
-    whole = pc.cast(pa.array(magnitude // 100), pa.string())
-    fraction = pc.utf8_lpad(pc.cast(pa.array(magnitude % 100), pa.string()), width=2, padding="0")
-    return pc.binary_join_element_wise(sign, whole, ".", fraction, "")
+    # A decimal128(18, 2) holds the cents as its unscaled 128-bit integer: low word, then the sign extension.
+    words = np.empty((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63
+    decimals = pa.Array.from_buffers(pa.decimal128(18, 2), len(cents), [None, pa.py_buffer(words.reshape(-1))])
+    return pc.cast(decimals, pa.string())
 
 
 def with_nulls(values: pa.Array, is_null: np.ndarray) -> pa.Array:
