@@ -59,15 +59,12 @@ def load_flat_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, flat: Fla
     columns = flat_columns(flat)
     names = [column.name for column in columns]
     fill = {"customer_id": flat.missing_customer_id} if flat.missing_customer_id is not None else None
-    select, warnings = file_select(staged, 0, names, flat.columns, required_columns(flat), fill)
+    select, warnings, present = file_select(staged, 0, names, flat.columns, required_columns(flat), fill)
     con.execute(f"create or replace temp view _ingest_flat_normalized as {select}")
-    create_checked_table(con, CHECKED, "_ingest_flat_normalized", columns, set(required_columns(flat)), flat, now_sql)
-    con.execute(f"""
-        create or replace temp table {CHECKED} as select * replace (
-            coalesce(line_number, row_number() over (partition by order_id order by _row_number)) as line_number,
-            coalesce(unit_price, line_amount / nullif(quantity, 0)) as unit_price)
-        from {CHECKED}
-    """)
+    outputs = {"line_number": "coalesce(p_line_number, _line_position)",
+               "unit_price": "coalesce(p_unit_price, p_line_amount / nullif(p_quantity, 0))"}
+    create_checked_table(con, CHECKED, "_ingest_flat_normalized", columns, set(required_columns(flat)), flat, now_sql,
+                         outputs, present)
     # Before fee codes and duplicates are rejected: those lines still name a real customer.
     customer_columns = [name for name, (source, _) in FLAT_COLUMNS.items() if source == "customers"]
     con.execute(f"""

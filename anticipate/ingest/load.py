@@ -109,9 +109,11 @@ class _Batch:
 
     def check_timezones(self, mapping: Mapping) -> None:
         settings = list(mapping.sources.values()) + ([mapping.flat] if mapping.flat else [])
+        named = {setting.timezone for setting in settings} - {"UTC"}
+        known = {row[0] for row in self.con.execute(
+            "select name from pg_timezone_names() where list_contains(?, name)", [sorted(named)]).fetchall()} if named else set()
         for setting in settings:
-            found = self.con.execute("select count(*) from pg_timezone_names() where name = ?", [setting.timezone]).fetchone()[0]
-            if not found:
+            if setting.timezone != "UTC" and setting.timezone not in known:
                 raise FileError(str(mapping.path), f"{setting.source}: unknown timezone {setting.timezone!r} "
                                 "(use an IANA name such as Europe/London)")
 
@@ -199,26 +201,22 @@ class _Batch:
             return
         source = SOURCES[source_name]
         dialect = mapping.for_source(source_name)
-        selects, warnings = [], {}
+        selects, warnings, present = [], {}, set()
         for file_idx, staged in enumerate(files):
             self._stage(staged, dialect)
-            select, warnings[file_idx] = file_select(staged, file_idx, source.column_names, dialect.columns,
-                                                     source.required_columns)
+            select, warnings[file_idx], carried = file_select(staged, file_idx, source.column_names, dialect.columns,
+                                                              source.required_columns)
             selects.append(select)
+            present |= carried
         self.current_file = None
         con = self.con
         con.execute(f"create or replace temp view _ingest_normalized as {' union all '.join(selects)}")
         checked = "_ingest_checked"
+        # Line numbers absent from the file follow row order within the order, across the batch's files.
+        outputs = {"line_number": "coalesce(p_line_number, _line_position)"} if source_name == "order_items" else None
         create_checked_table(con, checked, "_ingest_normalized", source.columns, set(source.required_columns),
-                             dialect, self.now_sql)
+                             dialect, self.now_sql, outputs, present)
         if source_name == "order_items":
-            # Line numbers absent from the file follow row order within the order, across the batch's files.
-            if con.execute(f"select count(*) from {checked} where line_number is null").fetchone()[0]:
-                con.execute(f"""
-                create or replace temp table {checked} as select * replace (
-                    coalesce(line_number, row_number() over (partition by order_id order by _file_idx, _row_number)) as line_number)
-                from {checked}
-            """)
             append_reason(con, checked, "'order_id: unknown order: ''' || left(order_id, 80) || ''''",
                           "order_id is not null and not exists (select 1 from raw.orders as known "
                           f"where known.order_id = {checked}.order_id)")

@@ -15,8 +15,9 @@ def _normalized(name: str) -> str:
 
 
 def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], renames: dict,
-                required: Sequence[str], fill: dict[str, str] | None = None) -> tuple[str, list[str]]:
-    """SQL selecting `column_names` as text from the staged table, and the warnings (ignored columns).
+                required: Sequence[str], fill: dict[str, str] | None = None) -> tuple[str, list[str], set[str]]:
+    """SQL selecting `column_names` as text from the staged table, the warnings (ignored columns), and the
+    columns the file carries.
 
     A required column absent from the header is a FileError; `fill` gives a constant for an empty value
     (a flat export's `on_missing_customer: {assign: ...}`).
@@ -29,6 +30,7 @@ def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], 
         positions[key] = index
 
     used: set[int] = set()
+    present: set[str] = set()
     missing: list[str] = []
     expressions: list[str] = []
     for column in column_names:
@@ -43,6 +45,7 @@ def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], 
             empty = " or ".join(f"nullif(trim(c{position}), '') is null" for position in parts)
             joined = f", {sql_string(wanted.separator)}, ".join(f"c{position}" for position in parts)
             expression = f"case when {empty} then null else concat({joined}) end"
+            present.add(column)
         else:
             position = positions.get(_normalized(str(wanted)))
             if position is None:
@@ -51,8 +54,10 @@ def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], 
                 expression = "null::varchar"
             else:
                 used.add(position)
+                present.add(column)
                 expression = f"c{position}"
         if fill and column in fill:
+            present.add(column)
             expression = f"coalesce(nullif(trim({expression}), ''), {sql_string(fill[column])})"
         expressions.append(f"{expression} as {ident(column)}")
 
@@ -64,4 +69,4 @@ def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], 
     warnings = [f"ignored unknown columns: {', '.join(ignored)}"] if ignored else []
     select = (f"select {', '.join(expressions)}, {sql_string(staged.name)} as _file, {file_idx} as _file_idx, "
               f"_row_number, _problem from {staged.table}")
-    return select, warnings
+    return select, warnings, present

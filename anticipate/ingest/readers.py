@@ -177,7 +177,8 @@ def _stage_csv_arrow(con, staged: StagedFile, mapping: SourceMapping, progress) 
               else pa.input_stream(str(staged.path), compression="gzip") if kind == ".csv.gz"
               else _open_binary(staged))
     _create_stage(con, staged.table, width)
-    row_number = 0  # the header is the first record Arrow returns
+    row_number = 0
+    header_seen = False  # the header is the first record Arrow returns
     try:
         reader = pacsv.open_csv(
             source,
@@ -190,7 +191,10 @@ def _stage_csv_arrow(con, staged: StagedFile, mapping: SourceMapping, progress) 
                                                  null_values=[]),
         )
         for batch in reader:
-            if row_number == 0:
+            if batch.num_rows == 0:
+                continue
+            if row_number == 0 and not header_seen:
+                header_seen = True
                 if [batch.column(index)[0].as_py() for index in range(width)] != header:
                     raise _NeedsExactReader()
                 batch = batch.slice(1)

@@ -143,28 +143,51 @@ def value_map_sql(text: str, values: dict[str, str]) -> str:
 
 
 def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized: str, columns: Sequence[Column],
-                         required: set[str], dialect: SourceMapping, now_sql: str) -> None:
+                         required: set[str], dialect: SourceMapping, now_sql: str,
+                         outputs: dict[str, str] | None = None, present: set[str] | None = None) -> None:
     """`table` := typed columns, `_reason`, `_file`, `_file_idx`, `_row_number` for every row of `normalized`.
 
     `normalized` has one text column per Column (named after it) plus `_file`, `_file_idx`, `_row_number`,
-    `_problem`.
+    `_problem`. `outputs` replaces a column's stored value by an expression over the parsed values
+    (`p_<name>`) and `_line_position`, the row's position within its order_id (file order, then row order).
+    Columns not in `present` (absent from every file) are null without being checked, which saves the work.
     """
+    outputs = outputs or {}
     inner, outer, reasons = [], [], []
     for column in columns:
         text = f"t_{column.name}"
         parsed = f"p_{column.name}"
+        if present is not None and column.name not in present:
+            inner.append(f"null::{column.duckdb_type} as {parsed}")
+            if column.name in required:  # cannot happen for a file that passed file_select; kept for safety
+                reasons.append(sql_string(f"{column.name}: required value is empty"))
+            outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
+            continue
         inner.append(f"{value_map_sql(ident(column.name), dialect.values.get(column.name, {}))} as {text}")
         inner.append(f"{parse_sql(column, value_map_sql(ident(column.name), dialect.values.get(column.name, {})), dialect)} as {parsed}")
-        outer.append(f"{parsed} as {ident(column.name)}")
+        outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
         reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required)
+    source = normalized
+    if any("_line_position" in expression for expression in outputs.values()):
+        # A narrow table: a window over the wide rows would carry every column through the sort.
+        con.execute(f"""
+            create or replace temp table _ingest_positions as
+            select _file_idx, _row_number,
+                row_number() over (partition by order_id order by _file_idx, _row_number) as _line_position
+            from {normalized}
+        """)
+        source = f"{normalized} join _ingest_positions using (_file_idx, _row_number)"
+        inner.append("_line_position")
     reason = f"concat_ws('; ', _problem, {', '.join(reasons)})" if reasons else "coalesce(_problem, '')"
     # A JSON line that is no object has no values to check: its one reason is that.
     reason = f"case when starts_with(_problem, 'line: ') then _problem else {reason} end"
     con.execute(
         f"create or replace temp table {table} as select {', '.join(outer)}, {reason} as _reason, "
         f"_file, _file_idx, _row_number from (select {', '.join(inner)}, _problem, _file, _file_idx, _row_number "
-        f"from {normalized})"
+        f"from {source})"
     )
+    if source != normalized:
+        con.execute("drop table _ingest_positions")
 
 
 def append_reason(con: duckdb.DuckDBPyConnection, table: str, reason_sql: str, where_sql: str) -> None:
