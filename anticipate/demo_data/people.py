@@ -115,6 +115,7 @@ def build_customers(rng: np.random.Generator, first_number: int, n: int, timelin
     cold = signup_at >= timeline.end - COLD_START_DAYS * DAY
     never_ordered = cold & (rng.random(n) < 0.6)
 
+    # Engagement (email opens, clicks) and social mood rise with the purchase rate: engaged customers buy more.
     log_rate = np.log(purchase_rate + 1e-6)
     standardised = (log_rate - log_rate.mean()) / (log_rate.std() + 1e-9)
     engagement = 1.0 / (1.0 + np.exp(-(0.8 * standardised + 0.8 * rng.normal(size=n) - 1.0)))
