@@ -140,9 +140,26 @@ def _text_encoding(mapping: SourceMapping) -> str:
 
 def _stage_csv(con, staged: StagedFile, mapping: SourceMapping, progress) -> None:
     encoding = _text_encoding(mapping)
-    if encoding == "utf-8-sig" and _stage_csv_arrow(con, staged, mapping, progress):
+    # Lenient readers let a quote that is never closed swallow every later record into one field;
+    # an odd number of quote bytes gives it away, and the strict reader then names the line.
+    unbalanced = _ascii_compatible(encoding) and _odd_quote_count(staged)
+    if not unbalanced and encoding == "utf-8-sig" and _stage_csv_arrow(con, staged, mapping, progress):
         return
-    _stage_csv_python(con, staged, mapping, progress, encoding)
+    _stage_csv_python(con, staged, mapping, progress, encoding, strict=unbalanced)
+    if unbalanced:
+        raise FileError(staged.name, "a quoted field is never closed (the file holds an odd number of double quotes)")
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    return codecs.lookup(encoding).name not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
+
+def _odd_quote_count(staged: StagedFile) -> bool:
+    quotes = 0
+    with _open_binary(staged) as binary:
+        for block in iter(lambda: binary.read(16 << 20), b""):
+            quotes += block.count(b'"')
+    return quotes % 2 == 1
 
 
 class _NeedsExactReader(Exception):
@@ -212,12 +229,12 @@ def _stage_csv_arrow(con, staged: StagedFile, mapping: SourceMapping, progress) 
     return True
 
 
-def _stage_csv_python(con, staged: StagedFile, mapping: SourceMapping, progress, encoding: str) -> None:
+def _stage_csv_python(con, staged: StagedFile, mapping: SourceMapping, progress, encoding: str, strict: bool) -> None:
     binary = _open_binary(staged)
     try:
         text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
         # strict=False: like the Arrow reader, text after a closing quote joins the field.
-        reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=False)
+        reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=strict)
         try:
             _read_csv_records(con, staged, reader, progress)
         except UnicodeDecodeError as error:

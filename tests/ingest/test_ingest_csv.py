@@ -258,3 +258,19 @@ def test_mapping_mistakes_are_file_errors_naming_the_mapping_and_the_key(landing
     write(landing, {"mapping.yml": "orders:\n  timezone: Mars/Olympus\n"})
     with pytest.raises(FileError, match=r"mapping.yml: orders: unknown timezone 'Mars/Olympus'"):
         ingest(landing, warehouse)
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_is_a_file_error_naming_the_line(landing, warehouse, write, now):
+    write(landing, {"products.csv": 'product_id,name\np1,Mug\np2,"Plate\np3,Bowl\n'})
+
+    with pytest.raises(FileError, match=r"^products.csv: malformed CSV at line \d+"):
+        ingest(landing, warehouse, now=now)
+
+
+def test_progress_reports_rows_read_and_loaded_per_file(landing, warehouse, now):
+    lines = []
+
+    ingest(landing, warehouse, now=now, progress=lines.append)
+
+    assert "orders.csv: 2 rows read" in lines
+    assert "order_items.csv: 3 rows loaded, 0 rejected" in lines
