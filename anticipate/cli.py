@@ -16,7 +16,7 @@ from anticipate.config import LANDING_DIR_VAR, PROJECT_ROOT, WAREHOUSE_VAR, Sett
 
 EXAMPLE_QUERIES = (
     "select count(*) as customers, count(*) filter (where is_placeholder) as placeholders from marts.dim_customers;",
-    "select as_of_date, count(*) as customers, round(avg(frequency_365d), 2) as avg_orders_365d\n"
+    "select as_of_date, count(*) as customers, round(avg(purchase_orders_365d), 2) as avg_orders_365d\n"
     "  from marts.customer_features_snapshot group by 1 order by 1 desc limit 6;",
     "select source, reason, count(*) as rows from raw.rejected_rows group by all order by rows desc;",
 )
