@@ -38,7 +38,7 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
     of the batch is loaded, and only the failing file's `failed` row is added to `raw.ingestion_log`.
     """
     landing_dir, warehouse = Path(landing_dir), Path(warehouse)
-    now = (now or datetime.now(timezone.utc))
+    now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     now = now.astimezone(timezone.utc)

@@ -61,7 +61,8 @@ def file_select(staged: StagedFile, file_idx: int, column_names: Sequence[str], 
             expression = f"coalesce(nullif(trim({expression}), ''), {sql_string(fill[column])})"
         expressions.append(f"{expression} as {ident(column)}")
 
-    if missing:
+    # A JSON Lines file of only non-object lines has no keys at all: its lines are rejected rows instead.
+    if missing and (staged.header or not staged.rows_read):
         hint = "; is the header row missing?" if not used else ""
         raise FileError(staged.name, f"missing required column(s) {', '.join(missing)} "
                         f"(header is: {', '.join(staged.header) or 'empty'}){hint}")

@@ -48,12 +48,15 @@ def _naive_to_utc(timestamp_sql: str, timezone: str) -> str:
     return f"timezone({sql_string(timezone)}, {timestamp_sql})"
 
 
-def parse_sql(column: Column, text: str, dialect: SourceMapping) -> str:
-    """SQL turning the text expression into the column's DuckDB type; NULL when it does not parse."""
-    value = f"nullif(trim({text}), '')"
+def parse_sql(column: Column, text: str, dialect: SourceMapping, value: str | None = None) -> str:
+    """SQL turning the text expression into the column's DuckDB type; NULL when it does not parse.
+
+    `value` is the text trimmed, NULL when empty (computed from `text` when not given).
+    """
+    value = value or f"nullif(trim({text}), '')"
     kind = column.kind
     if kind in ("id", "string"):
-        return f"case when trim({text}) = '' then null else {text} end"
+        return f"case when {value} is null then null else {text} end"
     if kind == "code":
         return f"lower({value})"
     if kind == "timestamp":
@@ -84,10 +87,11 @@ def parse_sql(column: Column, text: str, dialect: SourceMapping) -> str:
     raise ValueError(f"column kind must be one of id, string, code, timestamp, date, decimal, integer, boolean; got {kind!r}")
 
 
-def reason_sqls(column: Column, text: str, parsed: str, dialect: SourceMapping, now_sql: str, required: bool) -> list[str]:
+def reason_sqls(column: Column, text: str, parsed: str, dialect: SourceMapping, now_sql: str, required: bool,
+                value: str | None = None) -> list[str]:
     """SQL expressions, each NULL or one reason part, for every rule the column's value can break."""
     name = column.name
-    value = f"nullif(trim({text}), '')"
+    value = value or f"nullif(trim({text}), '')"
     reasons = []
     if required:
         reasons.append(f"case when {value} is null then {sql_string(name + ': required value is empty')} end")
@@ -153,20 +157,21 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
     Columns not in `present` (absent from every file) are null without being checked, which saves the work.
     """
     outputs = outputs or {}
-    inner, outer, reasons = [], [], []
+    # Three layers, so each value is mapped and trimmed once: texts (t_, v_), parsed values (p_), then reasons.
+    texts, trimmed, inner, outer, reasons = [], [], [], [], []
     for column in columns:
-        text = f"t_{column.name}"
-        parsed = f"p_{column.name}"
+        text, value, parsed = f"t_{column.name}", f"v_{column.name}", f"p_{column.name}"
         if present is not None and column.name not in present:
             inner.append(f"null::{column.duckdb_type} as {parsed}")
             if column.name in required:  # cannot happen for a file that passed file_select; kept for safety
                 reasons.append(sql_string(f"{column.name}: required value is empty"))
             outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
             continue
-        inner.append(f"{value_map_sql(ident(column.name), dialect.values.get(column.name, {}))} as {text}")
-        inner.append(f"{parse_sql(column, value_map_sql(ident(column.name), dialect.values.get(column.name, {})), dialect)} as {parsed}")
+        texts.append(f"{value_map_sql(ident(column.name), dialect.values.get(column.name, {}))} as {text}")
+        inner += [text, value, f"{parse_sql(column, text, dialect, value)} as {parsed}"]
         outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
-        reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required)
+        reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required, value)
+        trimmed.append(f"nullif(trim({text}), '') as {value}")
     source = normalized
     if any("_line_position" in expression for expression in outputs.values()):
         # A narrow table: a window over the wide rows would carry every column through the sort.
@@ -178,13 +183,16 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
         """)
         source = f"{normalized} join _ingest_positions using (_file_idx, _row_number)"
         inner.append("_line_position")
+        texts.append("_line_position")
     reason = f"concat_ws('; ', _problem, {', '.join(reasons)})" if reasons else "coalesce(_problem, '')"
     # A JSON line that is no object has no values to check: its one reason is that.
     reason = f"case when starts_with(_problem, 'line: ') then _problem else {reason} end"
+    meta = "_problem, _file, _file_idx, _row_number"
     con.execute(
         f"create or replace temp table {table} as select {', '.join(outer)}, {reason} as _reason, "
-        f"_file, _file_idx, _row_number from (select {', '.join(inner)}, _problem, _file, _file_idx, _row_number "
-        f"from {source})"
+        f"_file, _file_idx, _row_number from (select {', '.join(inner)}, {meta} "
+        f"from (select *, {', '.join(trimmed) or 'null as _none'} from (select {', '.join(texts) or 'null as _nothing'}, "
+        f"{meta} from {source})))"
     )
     if source != normalized:
         con.execute("drop table _ingest_positions")

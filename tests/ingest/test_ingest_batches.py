@@ -162,3 +162,13 @@ def test_gzip_and_zip_compressed_csv_files_are_read(landing, warehouse, query, n
 
     assert [entry.file for entry in result.files] == ["customers.csv", "products.csv", "orders.csv.gz", "order_items.csv.zip"]
     assert query(warehouse, "select count(*) from raw.order_items") == [(3,)]
+
+
+def test_json_lines_file_of_only_non_objects_rejects_every_line_instead_of_failing(landing, warehouse, write, query, now):
+    write(landing, {"product_reviews.ndjson": "[1]\n\"text\"\n"})
+
+    result = ingest(landing, warehouse, now=now)
+
+    reviews = next(entry for entry in result.files if entry.source == "product_reviews")
+    assert (reviews.rows_read, reviews.rows_loaded, reviews.rows_rejected) == (2, 0, 2)
+    assert query(warehouse, "select reason from raw.rejected_rows") == [("line: not a JSON object",)] * 2
