@@ -175,9 +175,13 @@ def assert_succeeded(run: DbtRun) -> None:
     assert run.returncode == 0, f"dbt {' '.join(run.args)} failed:\n{run.output[-6000:]}"
 
 
-@pytest.fixture(scope="module")
+# Modules that use this fixture share one xdist group, so the build runs once per worker session.
+XDIST_GROUP = "dbt_fixture_warehouse"
+
+
+@pytest.fixture(scope="session")
 def fixture_warehouse(tmp_path_factory) -> tuple[Path, DbtRun]:
-    """A fresh warehouse holding the fixture, built once per test module."""
+    """A fresh warehouse holding the fixture, built once per session (read-only for tests: copy to change)."""
     folder = tmp_path_factory.mktemp("warehouse")
     warehouse = folder / "anticipate.duckdb"
     create_raw_tables(warehouse)

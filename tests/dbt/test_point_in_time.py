@@ -3,6 +3,7 @@ after T is removed. If any feature peeked at the future, removing the future wou
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -10,23 +11,27 @@ import pytest
 
 from anticipate.contract import SOURCES
 
-from conftest import assert_succeeded, create_raw_tables, insert_fixture, query, run_dbt
+from conftest import XDIST_GROUP, assert_succeeded, query, run_dbt
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_point_in_time")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
 CUTOFF = date(2024, 3, 1)
-# Pin the spine so the truncated history keeps the same as-of dates (auto would switch it to weekly).
+LATER_AS_OF = date(2024, 4, 1)
+# The full fixture's default spine is monthly from 2024-03-01; the truncated history would switch `auto`
+# to weekly, so pin the same month starts for the rebuild.
 SPINE_VARS = {"snapshot_step": "month", "snapshot_end": "2024-08-01"}
 # Seeds and models up to the snapshot, without data tests: the full build is checked elsewhere.
 FEATURES_ONLY = ("build", "--select", "+customer_features_snapshot", "--exclude-resource-type", "test", "unit_test")
 
 
 def snapshot_rows(warehouse, as_of: date) -> list[tuple]:
-    return query(
+    rows = query(
         warehouse,
         "select * from marts.customer_features_snapshot where as_of_date = ? order by customer_id",
         [as_of],
     )
+    # floats rounded so two builds summing in different orders still compare equal
+    return [tuple(round(value, 9) if isinstance(value, float) else value for value in row) for row in rows]
 
 
 def delete_rows_dated_from(warehouse, cutoff: date) -> int:
@@ -36,7 +41,7 @@ def delete_rows_dated_from(warehouse, cutoff: date) -> int:
     with duckdb.connect(str(warehouse)) as con:
         for source in SOURCES.values():
             dated = [column.name for column in source.columns if column.kind in ("timestamp", "date")]
-            if not dated:
+            if not dated:  # order lines go with their order, below
                 continue
             condition = " or ".join(f"{name} >= ?" for name in dated)
             deleted += con.execute(
@@ -49,39 +54,25 @@ def delete_rows_dated_from(warehouse, cutoff: date) -> int:
 
 
 @pytest.fixture(scope="module")
-def builds_before_and_after_removing_the_future(tmp_path_factory):
+def truncated_warehouse(fixture_warehouse, tmp_path_factory):
+    """A copy of the built fixture warehouse with the future removed and the features rebuilt."""
+    warehouse, build = fixture_warehouse
+    assert_succeeded(build)
     folder = tmp_path_factory.mktemp("point_in_time")
-    warehouse = folder / "anticipate.duckdb"
-    create_raw_tables(warehouse)
-    insert_fixture(warehouse)
-    target = folder / "target"
-
-    full = run_dbt(warehouse, target, *FEATURES_ONLY, vars=SPINE_VARS)
-    assert_succeeded(full)
-    full_rows = {as_of: snapshot_rows(warehouse, as_of) for as_of in (CUTOFF, date(2024, 4, 1))}
-
-    deleted = delete_rows_dated_from(warehouse, CUTOFF)
-    truncated = run_dbt(warehouse, target, *FEATURES_ONLY, vars=SPINE_VARS)
-    assert_succeeded(truncated)
-    truncated_rows = {as_of: snapshot_rows(warehouse, as_of) for as_of in (CUTOFF, date(2024, 4, 1))}
-    return full_rows, truncated_rows, deleted
-
-
-def test_features_at_the_cutoff_ignore_everything_from_the_cutoff_on(builds_before_and_after_removing_the_future):
-    full_rows, truncated_rows, deleted = builds_before_and_after_removing_the_future
+    truncated = folder / "anticipate.duckdb"
+    shutil.copyfile(warehouse, truncated)
+    deleted = delete_rows_dated_from(truncated, CUTOFF)
     assert deleted > 0
-    assert len(full_rows[CUTOFF]) == 3
-    assert [tuple(map(_comparable, row)) for row in truncated_rows[CUTOFF]] == [
-        tuple(map(_comparable, row)) for row in full_rows[CUTOFF]
-    ]
+    assert_succeeded(run_dbt(truncated, folder / "target", *FEATURES_ONLY, vars=SPINE_VARS))
+    return truncated
 
 
-def test_the_removed_rows_did_matter_for_a_later_as_of_date(builds_before_and_after_removing_the_future):
+def test_features_at_the_cutoff_ignore_everything_from_the_cutoff_on(fixture_warehouse, truncated_warehouse):
+    full_rows = snapshot_rows(fixture_warehouse[0], CUTOFF)
+    assert len(full_rows) == 3
+    assert snapshot_rows(truncated_warehouse, CUTOFF) == full_rows
+
+
+def test_the_removed_rows_did_matter_for_a_later_as_of_date(fixture_warehouse, truncated_warehouse):
     # guards the test above: had nothing after the cutoff reached the features, it would prove nothing
-    full_rows, truncated_rows, _ = builds_before_and_after_removing_the_future
-    assert truncated_rows[date(2024, 4, 1)] != full_rows[date(2024, 4, 1)]
-
-
-def _comparable(value):
-    """Floats rounded so two builds summing in different orders still compare equal."""
-    return round(value, 9) if isinstance(value, float) else value
+    assert snapshot_rows(truncated_warehouse, LATER_AS_OF) != snapshot_rows(fixture_warehouse[0], LATER_AS_OF)

@@ -9,9 +9,9 @@ import pytest
 
 from anticipate.config import SCHEMAS
 
-from conftest import FIXTURE_PII_VALUES, assert_succeeded, query
+from conftest import FIXTURE_PII_VALUES, XDIST_GROUP, assert_succeeded, query
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_warehouse_build")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
 AS_OF = date(2024, 3, 1)
 # a column named for a person's identifier, alone or prefixed (customer_email); `email_opens` is a count

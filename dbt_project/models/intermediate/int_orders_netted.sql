@@ -79,9 +79,10 @@ netted as (
         end as net_revenue,
         -- a return is an order sent back whole, or one made only of return lines
         is_fully_returned or (line_count > 0 and return_line_count = line_count) as is_return,
-        -- units that came back: return lines, or every unit of an order returned whole
+        -- units that came back: return lines, or every unit of an order returned whole (its return
+        -- lines, if any, are some of those same units)
         case
-            when is_fully_returned then units_ordered + units_returned_in_lines
+            when is_fully_returned then greatest(units_ordered, units_returned_in_lines)
             else units_returned_in_lines
         end as units_returned,
     from joined
