@@ -213,7 +213,10 @@ class _Batch:
         con.execute(f"create or replace temp view _ingest_normalized as {' union all '.join(selects)}")
         checked = "_ingest_checked"
         # Line numbers absent from the file follow row order within the order, across the batch's files.
-        outputs = {"line_number": "coalesce(p_line_number, _line_position)"} if source_name == "order_items" else None
+        outputs = None
+        if source_name == "order_items" and ("line_number" not in present or con.execute(
+                "select bool_or(nullif(trim(line_number), '') is null) from _ingest_normalized").fetchone()[0]):
+            outputs = {"line_number": "coalesce(p_line_number, _line_position)"}
         create_checked_table(con, checked, "_ingest_normalized", source.columns, set(source.required_columns),
                              dialect, self.now_sql, outputs, present)
         if source_name == "order_items":
