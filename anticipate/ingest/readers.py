@@ -233,7 +233,8 @@ def _stage_csv_python(con, staged: StagedFile, mapping: SourceMapping, progress,
     binary = _open_binary(staged)
     try:
         text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
-        # strict=False: like the Arrow reader, text after a closing quote joins the field.
+        # Lenient like the Arrow reader (text after a closing quote joins the field) unless a quote is left
+        # open, where strict mode stops at the line instead of swallowing the rest of the file.
         reader = csv.reader(text, delimiter=mapping.delimiter, quotechar='"', doublequote=True, strict=strict)
         try:
             _read_csv_records(con, staged, reader, progress)
