@@ -274,3 +274,16 @@ def test_progress_reports_rows_read_and_loaded_per_file(landing, warehouse, now)
 
     assert "orders.csv: 2 rows read" in lines
     assert "order_items.csv: 3 rows loaded, 0 rejected" in lines
+
+
+def test_dates_are_iso_calendar_dates_and_not_in_the_future(landing, warehouse, write, query, now):
+    write(landing, {"customers.csv": "customer_id,birth_date\nc1,1980-02-29\nc2,1981-02-29\nc3,2099-01-01\nc4,\n"})
+
+    ingest(landing, warehouse, now=now)
+
+    assert query(warehouse, "select customer_id, birth_date::varchar from raw.customers order by 1") == [
+        ("c1", "1980-02-29"), ("c4", None)]
+    assert query(warehouse, "select reason from raw.rejected_rows order by row_number") == [
+        ("birth_date: not an ISO 8601 date: '1981-02-29'",),
+        ("birth_date: more than one day after the load time: '2099-01-01'",),
+    ]
