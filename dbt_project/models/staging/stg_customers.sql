@@ -1,5 +1,3 @@
-{{ config(tags=['pii']) }}
-
 with
 
 source as (
