@@ -338,54 +338,72 @@ def _stage_parquet(con, staged: StagedFile) -> None:
 # --- JSON Lines ------------------------------------------------------------------------------------
 
 
-def _json_text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
+    """Lines are read in Python (strict decoding, blank lines skipped); parsing is vectorised in DuckDB."""
     encoding = _text_encoding(mapping)
-    records: list[dict | None] = []
-    problems: list[str | None] = []
-    originals: list[str | None] = []
-    keys: dict[str, None] = {}
+    lines, valid, objects = (f"{staged.table}_{part}" for part in ("lines", "valid", "objects"))
+    con.execute(f"create or replace temp table {lines} (line VARCHAR, _row_number BIGINT)")
+    row_number = 0
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with staged.path.open("r", encoding=encoding, errors="strict", newline=None) as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
+            while True:
+                block = list(itertools.islice(handle, CHUNK_RECORDS))
+                if not block:
+                    break
+                records = list(filter(str.strip, block))  # a blank line is no record
+                chunk = pa.table({"line": pa.array(records, type=pa.large_string()),
+                                  "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
+                con.register("_ingest_chunk", chunk)
                 try:
-                    value = json.loads(line)
-                except json.JSONDecodeError:
-                    value, problem = None, "line: not valid JSON"
-                else:
-                    problem = None if isinstance(value, dict) else "line: not a JSON object"
-                if problem:
-                    records.append(None)
-                    problems.append(problem)
-                    originals.append(json.dumps({"_line": line.rstrip("\r\n")}, ensure_ascii=False))
-                    continue
-                for key in value:
-                    keys.setdefault(key, None)
-                records.append(value)
-                problems.append(None)
-                originals.append(None)
+                    con.execute(f"insert into {lines} select rtrim(line, chr(10)), _row_number from _ingest_chunk")
+                finally:
+                    con.unregister("_ingest_chunk")
+                row_number += len(records)
     except UnicodeDecodeError as error:
         line, offset = _locate_decode_error(staged, encoding)
         raise FileError(staged.name, f"not valid {mapping.encoding or 'UTF-8'} at line {line} (byte offset {offset}): "
                         f"{error.reason}") from None
-    staged.header = list(keys)
-    staged.rows_read = len(records)
-    _create_stage(con, staged.table, len(staged.header))
-    for start in range(0, len(records), CHUNK_RECORDS):
-        part = records[start:start + CHUNK_RECORDS]
-        columns = [[None if record is None else _json_text(record.get(key)) for record in part] for key in staged.header]
-        _append(con, staged.table, columns, start + 1, len(part),
-                problems[start:start + CHUNK_RECORDS], originals[start:start + CHUNK_RECORDS])
+    finally:
+        if collecting:
+            gc.enable()
+    # Each step materialised: DuckDB may evaluate json_type on a line before json_valid has ruled it out.
+    con.execute(f"create or replace temp table {valid} as select _row_number, line from {lines} where json_valid(line)")
+    con.execute(f"create or replace temp table {objects} as select _row_number, line from {valid} "
+                "where json_type(line) = 'OBJECT'")
+    keys = [row[0] for row in con.execute(f"""
+        select key from (
+            select unnest(json_keys(line)) as key, generate_subscripts(json_keys(line), 1) as position, _row_number
+            from {objects})
+        group by key order by min(_row_number), arg_min(position, _row_number)
+    """).fetchall()]
+    # A key with a quote or backslash cannot be named in a JSON path; no contract column has one, so it
+    # is only ever an ignored column (listed in the warnings) and its values are not extracted.
+    nameable = [key for key in keys if not ('"' in key or "\\" in key)]
+    values = ", ".join(f"extracted[{nameable.index(key) + 1}] as c{index}" if key in nameable else f"null::varchar as c{index}"
+                       for index, key in enumerate(keys))
+    # One parse per line: a list of paths extracts every key at once.
+    paths = f"[{', '.join(_json_path(key) for key in nameable)}]" if nameable else "[]::varchar[]"
+    con.execute(f"""
+        create or replace temp table {staged.table} as
+        select {values}{', ' if values else ''} _row_number, _problem, _extra
+        from (
+            select lines._row_number, json_extract_string(objects.line, {paths}) as extracted,
+                case when objects._row_number is null then
+                    case when valid._row_number is null then 'line: not valid JSON' else 'line: not a JSON object' end
+                end as _problem,
+                case when objects._row_number is null then json_object('_line', lines.line)::varchar end as _extra
+            from {lines} as lines
+            left join {valid} as valid using (_row_number)
+            left join {objects} as objects using (_row_number)
+        )
+    """)
+    for table in (lines, valid, objects):
+        con.execute(f"drop table {table}")
+    staged.header = keys
+    staged.rows_read = row_number
 
 
+def _json_path(key: str) -> str:
+    return "'$.\"" + key.replace("'", "''") + "\"'"

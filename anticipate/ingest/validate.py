@@ -77,8 +77,9 @@ def parse_sql(column: Column, text: str, dialect: SourceMapping, value: str | No
         return iso
     if kind == "decimal":
         number = value if dialect.decimal_separator == "." else f"replace({value}, ',', '.')"
+        # A plain decimal too large for a double (1e400) would become infinity: NULL, so it is rejected.
         return (f"case when regexp_full_match({value}, {sql_string(_decimal_pattern(dialect.decimal_separator))}) "
-                f"then try_cast({number} as double) end")
+                f"and isfinite(try_cast({number} as double)) then try_cast({number} as double) end")
     if kind == "integer":
         return f"case when regexp_full_match({value}, {sql_string(INTEGER)}) then try_cast({value} as bigint) end"
     if kind == "boolean":
@@ -114,7 +115,9 @@ def reason_sqls(column: Column, text: str, parsed: str, dialect: SourceMapping, 
     elif kind in ("decimal", "integer"):
         not_finite = ", ".join(map(sql_string, NOT_FINITE))
         noun = "a decimal number" if kind == "decimal" else "an integer"
-        reasons.append(f"case when {bad} then case when lower({value}) in ({not_finite}) "
+        overflow = (f" or regexp_full_match({value}, {sql_string(_decimal_pattern(dialect.decimal_separator))})"
+                    if kind == "decimal" else "")
+        reasons.append(f"case when {bad} then case when lower({value}) in ({not_finite}){overflow} "
                        f"then {sql_string(name + ': NaN or infinite: ')} || {_shown(text)} "
                        f"else {sql_string(f'{name}: not {noun}: ')} || {_shown(text)} end end")
         bounds = []

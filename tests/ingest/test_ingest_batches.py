@@ -172,3 +172,20 @@ def test_json_lines_file_of_only_non_objects_rejects_every_line_instead_of_faili
     reviews = next(entry for entry in result.files if entry.source == "product_reviews")
     assert (reviews.rows_read, reviews.rows_loaded, reviews.rows_rejected) == (2, 0, 2)
     assert query(warehouse, "select reason from raw.rejected_rows") == [("line: not a JSON object",)] * 2
+
+
+def test_json_lines_values_keep_their_json_text_and_keys_match_like_csv_headers(landing, warehouse, write, query, now):
+    lines = [
+        '{"REVIEW_ID ": "r1", "product_id": "p1", "reviewedAt": "2024-05-01T10:00:00Z", "rating": 4.5, "extra": {"a": [1]}}',
+        '{"REVIEW_ID ": "r2", "product_id": "p1", "reviewedAt": "2024-05-01", "rating": 1e400, "we\\"ird": true}',
+    ]
+    write(landing, {"product_reviews.jsonl": "\r\n".join(lines) + "\r\n",
+                    "mapping.yml": "product_reviews:\n  columns: {reviewed_at: reviewedat}\n"})
+
+    result = ingest(landing, warehouse, now=now)
+
+    assert query(warehouse, "select review_id, rating from raw.product_reviews") == [("r1", 4.5)]
+    assert query(warehouse, "select reason, raw_values->>'rating' from raw.rejected_rows") == [
+        ("rating: NaN or infinite: '1e400'", "1e400")]
+    reviews = next(entry for entry in result.files if entry.source == "product_reviews")
+    assert reviews.warnings == ['ignored unknown columns: extra, we"ird']
