@@ -95,7 +95,7 @@ def _print_ingest_result(result) -> None:
             f"read {entry.rows_read or 0:>10,}  loaded {entry.rows_loaded or 0:>10,}  rejected {entry.rows_rejected or 0:>8,}"
         )
         if entry.warnings:
-            _print(f"           warning: {entry.warnings}")
+            _print(f"           warning: {'; '.join(entry.warnings)}")
     for reason, count in sorted(result.rejects_by_reason.items(), key=lambda item: -item[1]):
         _print(f"  rejected {count:>8,}  {reason}")
 
