@@ -156,7 +156,10 @@ category_affinity as (
         as_of_date,
         -- most net spend; a tie goes to the alphabetically first category
         arg_min(category, (-net_spend, category)) as top_category,
-        case when sum(net_spend) > 0 then max(net_spend) / sum(net_spend) end as top_category_spend_share,
+        -- share of positive spend: a category netted negative by returns must not push the share past 1
+        case
+            when max(net_spend) > 0 then max(net_spend) / sum(greatest(net_spend, 0))
+        end as top_category_spend_share,
     from category_spend_before_as_of
     group by customer_id, as_of_date
 
