@@ -347,62 +347,44 @@ customer_events as (
 
     select
         customer_id,
-        event_id,
         event_type,
         occurred_at,
-        -- a new session when the previous event of the customer is more than the timeout earlier
-        coalesce(
-            occurred_at - lag(occurred_at) over (partition by customer_id order by occurred_at, event_id)
-                > to_minutes({SESSION_TIMEOUT_MINUTES}),
-            true
-        ) as is_session_start,
+        -- whole seconds since the epoch: a session lasts date_diff('second', first, last) = last - first of these
+        date_diff('second', timestamp '1970-01-01', occurred_at) as epoch_second,
+        -- a session starts after a gap longer than the timeout, and ends before one (or at the last event)
+        coalesce(occurred_at - lag(occurred_at) over visits > to_minutes({SESSION_TIMEOUT_MINUTES}), true)
+            as is_session_start,
+        coalesce(lead(occurred_at) over visits - occurred_at > to_minutes({SESSION_TIMEOUT_MINUTES}), true)
+            as is_session_end,
     from web_events
     where customer_id is not null
+    window visits as (partition by customer_id order by occurred_at, event_id)
 
 ),
 
-sessions as (
-
-    select
-        customer_id,
-        cast(min(occurred_at) as date) as started_date,
-        date_diff('second', min(occurred_at), max(occurred_at)) as duration_seconds,
-    from (
-        select
-            *,
-            sum(cast(is_session_start as integer)) over (
-                partition by customer_id order by occurred_at, event_id
-                rows between unbounded preceding and current row
-            ) as session_number,
-        from customer_events
-    )
-    group by customer_id, session_number
-
-),
-
+-- sessions started in the last 90 days, without numbering them: their starts are the starts in the window,
+-- their ends are the ends in the window except the earliest when a session straddles the window's start
+-- (then ends outnumber starts by one), so their total length is a difference of sums
 browsing_features as (
 
     select
         customer_events.customer_id,
+        count(*) filter (where customer_events.is_session_start) as sessions_90d,
+        sum(customer_events.epoch_second) filter (where customer_events.is_session_end)
+            - case
+                when count(*) filter (where customer_events.is_session_end)
+                    > count(*) filter (where customer_events.is_session_start)
+                    then min(customer_events.epoch_second) filter (where customer_events.is_session_end)
+                else 0
+            end
+            - sum(customer_events.epoch_second) filter (where customer_events.is_session_start)
+            as session_seconds_90d,
         count(*) filter (where customer_events.event_type = 'product_view') as product_views_90d,
         count(*) filter (where customer_events.event_type = 'add_to_cart') as add_to_carts_90d,
     from customer_events
     cross join scoring_date
-    where cast(customer_events.occurred_at as date) >= scoring_date.as_of_date - 90
+    where customer_events.occurred_at >= cast(scoring_date.as_of_date - 90 as timestamp)
     group by customer_events.customer_id
-
-),
-
-session_features as (
-
-    select
-        sessions.customer_id,
-        count(*) as sessions_90d,
-        sum(sessions.duration_seconds) as session_seconds_90d,
-    from sessions
-    cross join scoring_date
-    where sessions.started_date >= scoring_date.as_of_date - 90
-    group by sessions.customer_id
 
 ),
 
@@ -478,12 +460,12 @@ features as (
         cast(category_features.price_to_category_median_ratio as double) as price_to_category_median_ratio,
 
         -- browsing, last 90 days
-        cast(coalesce(session_features.sessions_90d, 0) as bigint) as sessions_90d,
+        cast(coalesce(browsing_features.sessions_90d, 0) as bigint) as sessions_90d,
         cast(coalesce(browsing_features.product_views_90d, 0) as bigint) as product_views_90d,
         cast(coalesce(browsing_features.add_to_carts_90d, 0) as bigint) as add_to_carts_90d,
         cast(browsing_features.add_to_carts_90d / nullif(browsing_features.product_views_90d, 0) as double)
             as add_to_cart_rate_90d,
-        cast(session_features.session_seconds_90d / 60 / nullif(session_features.sessions_90d, 0) as double)
+        cast(browsing_features.session_seconds_90d / 60 / nullif(browsing_features.sessions_90d, 0) as double)
             as average_session_minutes_90d,
 
         -- engagement, last 90 days
@@ -506,7 +488,6 @@ features as (
     left join order_features on customers.customer_id = order_features.customer_id
     left join line_features on customers.customer_id = line_features.customer_id
     left join category_features on customers.customer_id = category_features.customer_id
-    left join session_features on customers.customer_id = session_features.customer_id
     left join browsing_features on customers.customer_id = browsing_features.customer_id
     left join engagement_features on customers.customer_id = engagement_features.customer_id
     left join review_features on customers.customer_id = review_features.customer_id
