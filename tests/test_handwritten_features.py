@@ -34,14 +34,100 @@ handwritten_current_features_sql = _load_handwritten_module().handwritten_curren
 
 pytestmark = pytest.mark.slow
 
+FIRST, CORRECTION = ("edge-1", "2027-01-01 00:00:00+00"), ("edge-2", "2027-01-02 00:00:00+00")
+
+# A batch loaded after the demo data, with the cases the demo data rarely or never holds: corrections
+# re-sent in a later batch, untrimmed ids and codes, missing statuses and line numbers, a category tie,
+# a customer missing from the CRM, a session exactly at the timeout and one straddling the 90-day window.
+# Dates stay before the demo data's last day (2026-10-31), so the scoring date is the demo data's.
+EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
+    "customers": [
+        (FIRST, {"customer_id": "edge-c1", "signup_at": "2026-09-01 12:00:00+00", "updated_at": "2026-09-02 00:00:00+00"}),
+        # an older version re-sent later: updated_at decides before load order
+        (CORRECTION, {"customer_id": "edge-c1", "signup_at": "2026-07-15 12:00:00+00", "updated_at": "2026-09-01 00:00:00+00"}),
+        (FIRST, {"customer_id": " edge-c2 ", "signup_at": None}),  # no sign-up: tenure from the first order
+        (FIRST, {"customer_id": "  ", "signup_at": "2026-09-01 12:00:00+00"}),  # blank id: not a customer
+    ],
+    "products": [
+        (FIRST, {"product_id": "edge-p1", "category": " Shoes "}),
+        (FIRST, {"product_id": "edge-p2", "category": "BOOKS"}),
+        (FIRST, {"product_id": "edge-p3", "category": " "}),  # blank category: 'unknown'
+    ],
+    "orders": [
+        (FIRST, {"order_id": "edge-o1", "customer_id": "edge-c1", "ordered_at": "2026-10-05 10:00:00+00", "status": " Delivered", "discount_amount": 5.0}),
+        (FIRST, {"order_id": "edge-o2", "customer_id": "edge-c1", "ordered_at": "2026-10-06 10:00:00+00", "status": "placed"}),
+        (CORRECTION, {"order_id": "edge-o2", "customer_id": "edge-c1", "ordered_at": "2026-10-06 10:00:00+00", "status": "cancelled"}),
+        (FIRST, {"order_id": "edge-o3", "customer_id": "edge-c1", "ordered_at": "2026-08-01 10:00:00+00", "status": None}),
+        (FIRST, {"order_id": "edge-o4", "customer_id": "edge-c1", "ordered_at": "2026-10-07 10:00:00+00", "status": "returned"}),
+        (FIRST, {"order_id": "edge-o5", "customer_id": "edge-c1", "ordered_at": "2026-10-08 10:00:00+00", "status": "delivered"}),
+        (FIRST, {"order_id": "edge-o6", "customer_id": " edge-c2", "ordered_at": "2026-10-09 10:00:00+00", "status": "shipped"}),
+        (FIRST, {"order_id": "edge-o7", "customer_id": "edge-c9", "ordered_at": "2026-10-10 10:00:00+00", "status": "delivered"}),
+    ],
+    "order_items": [
+        (FIRST, {"order_id": "edge-o1", "line_number": 1, "product_id": "edge-p1", "quantity": 2.0, "unit_price": 50.0, "discount_amount": 10.0}),
+        (FIRST, {"order_id": "edge-o1", "line_number": 2, "product_id": "edge-p3", "quantity": 1.0, "unit_price": 20.0}),
+        (FIRST, {"order_id": "edge-o2", "line_number": 1, "product_id": "edge-p1", "quantity": 1.0, "unit_price": 50.0}),
+        (CORRECTION, {"order_id": "edge-o2", "line_number": 1, "product_id": "edge-p1", "quantity": 3.0, "unit_price": 50.0}),
+        (FIRST, {"order_id": "edge-o3", "line_number": None, "product_id": "edge-p2", "quantity": 1.0, "unit_price": 30.0}),
+        (FIRST, {"order_id": "edge-o3", "line_number": None, "product_id": "edge-p2", "quantity": 2.0, "unit_price": 15.0, "discount_amount": 3.0}),
+        (FIRST, {"order_id": "edge-o4", "line_number": 1, "product_id": "edge-p1", "quantity": 2.0, "unit_price": 40.0}),
+        (FIRST, {"order_id": "edge-o4", "line_number": 2, "product_id": "edge-p1", "quantity": -1.0, "unit_price": 40.0}),
+        (FIRST, {"order_id": "edge-o5", "line_number": 1, "product_id": "edge-p2", "quantity": -2.0, "unit_price": 15.0, "discount_amount": 1.0}),
+        # equal spend on two categories: the alphabetically first wins
+        (FIRST, {"order_id": "edge-o6", "line_number": 1, "product_id": "edge-p1", "quantity": 1.0, "unit_price": 25.0}),
+        (FIRST, {"order_id": "edge-o6", "line_number": 2, "product_id": "edge-p2", "quantity": 1.0, "unit_price": 25.0}),
+        (FIRST, {"order_id": "edge-o7", "line_number": 1, "product_id": "edge-p2", "quantity": 1.0, "unit_price": 999.0}),
+        (FIRST, {"order_id": "edge-o99", "line_number": 1, "product_id": "edge-p1", "quantity": 1.0, "unit_price": 10.0}),
+    ],
+    "web_events": [
+        (FIRST, {"event_id": "edge-e1", "customer_id": "edge-c1", "event_type": "product_view", "occurred_at": "2026-10-01 10:00:00+00"}),
+        (FIRST, {"event_id": "edge-e2", "customer_id": "edge-c1", "event_type": " Add_To_Cart", "occurred_at": "2026-10-01 10:30:00+00"}),
+        (FIRST, {"event_id": "edge-e3", "customer_id": "edge-c1", "event_type": "product_view", "occurred_at": "2026-10-01 11:00:00.5+00"}),
+        (FIRST, {"event_id": "edge-e4", "customer_id": "edge-c1", "event_type": "page_view", "occurred_at": "2026-10-01 11:00:00.5+00"}),
+        (FIRST, {"event_id": "edge-e5", "customer_id": "edge-c1", "event_type": "product_view", "occurred_at": "2026-07-01 10:00:00+00"}),
+        (FIRST, {"event_id": "edge-e6", "customer_id": "edge-c1", "event_type": "page_view", "occurred_at": "2026-08-02 23:50:00+00"}),
+        (FIRST, {"event_id": "edge-e7", "customer_id": "edge-c1", "event_type": "product_view", "occurred_at": "2026-08-03 00:10:00+00"}),
+        (FIRST, {"event_id": "edge-e8", "customer_id": "edge-c1", "event_type": "add_to_cart", "occurred_at": "2026-10-20 10:00:00+00"}),
+        (CORRECTION, {"event_id": "edge-e8", "customer_id": None, "anonymous_id": "anon-edge", "event_type": "add_to_cart", "occurred_at": "2026-10-20 10:00:00+00"}),
+        (FIRST, {"event_id": "edge-e9", "customer_id": " edge-c2 ", "event_type": "product_view", "occurred_at": "2026-10-21 10:00:00+00"}),
+    ],
+    "marketing_interactions": [
+        (FIRST, {"interaction_id": "edge-m1", "customer_id": "edge-c1", "channel": " Newsletter ", "interaction_type": "open", "occurred_at": "2026-10-01 08:00:00+00"}),
+        (FIRST, {"interaction_id": "edge-m2", "customer_id": "edge-c1", "channel": "e-mail", "interaction_type": "CLICK", "occurred_at": "2026-10-02 08:00:00+00"}),
+        (FIRST, {"interaction_id": "edge-m3", "customer_id": "edge-c1", "channel": "Instagram", "interaction_type": "like", "occurred_at": "2026-10-03 08:00:00+00", "sentiment": 0.5}),
+        (FIRST, {"interaction_id": "edge-m4", "customer_id": "edge-c1", "channel": "carrier pigeon", "interaction_type": "comment", "occurred_at": "2026-10-03 09:00:00+00", "sentiment": -0.25}),
+        (FIRST, {"interaction_id": "edge-m5", "customer_id": "edge-c1", "channel": "facebook", "interaction_type": "send", "occurred_at": "2026-10-04 08:00:00+00"}),
+        (FIRST, {"interaction_id": "edge-m6", "customer_id": "edge-c1", "channel": "email", "interaction_type": "open", "occurred_at": "2026-10-05 08:00:00+00"}),
+        (CORRECTION, {"interaction_id": "edge-m6", "customer_id": "edge-c1", "channel": "email", "interaction_type": "click", "occurred_at": "2026-10-05 08:00:00+00"}),
+    ],
+    "product_reviews": [
+        (FIRST, {"review_id": "edge-r1", "customer_id": "edge-c1", "product_id": "edge-p1", "rating": 4.0, "reviewed_at": "2026-10-10 08:00:00+00"}),
+        (CORRECTION, {"review_id": "edge-r1", "customer_id": "edge-c1", "product_id": "edge-p1", "rating": 2.0, "reviewed_at": "2026-10-10 08:00:00+00"}),
+        (FIRST, {"review_id": "edge-r2", "customer_id": "edge-c1", "product_id": "edge-p2", "rating": None, "reviewed_at": "2026-10-11 08:00:00+00"}),
+    ],
+}
+
+
+def _insert_edge_cases(warehouse: Path) -> None:
+    """Straight into `raw`, as a later batch would land (ingestion would clean some of these itself)."""
+    with duckdb.connect(str(warehouse)) as connection:
+        for source, rows in EDGE_CASE_ROWS.items():
+            for row_number, ((batch_id, loaded_at), values) in enumerate(rows, start=1):
+                columns = [*values, "_batch_id", "_source_file", "_row_number", "_loaded_at"]
+                connection.execute(
+                    f"insert into raw.{source} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+                    [*values.values(), batch_id, f"{source}_{batch_id}.csv", row_number, loaded_at],
+                )
+
 
 @pytest.fixture(scope="module")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300 demo customers (with the generator's dirty rows), ingested and built up to the current features."""
+    """300 demo customers (with the generator's dirty rows) and the edge cases, built up to the current features."""
     folder = tmp_path_factory.mktemp("handwritten_features")
     landing, warehouse = folder / "landing", folder / "anticipate.duckdb"
     generate_demo_data(landing, customers=300, seed=3)
     ingest(landing, warehouse)
+    _insert_edge_cases(warehouse)
     env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     completed = subprocess.run(
         [str(DBT_EXECUTABLE), "build", "--project-dir", str(REPOSITORY_ROOT), "--profiles-dir", str(REPOSITORY_ROOT),
@@ -90,6 +176,10 @@ def test_handwritten_query_matches_dbt_current_features_row_for_row(built_wareho
             """
         ).fetchone()
         assert min(coverage) > 0, f"demo data no longer exercises every feature group: {coverage}"
+        edge_customers = connection.execute(
+            "select customer_id, top_category from marts.customer_features_current where customer_id like 'edge-%' order by 1"
+        ).fetchall()
+        assert edge_customers == [("edge-c1", "shoes"), ("edge-c2", "books")]
 
     assert [row[0] for row in actual] == [row[0] for row in expected], "not the same customers"
     names = [name for name, _ in dbt_columns]
