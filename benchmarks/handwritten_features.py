@@ -328,8 +328,9 @@ category_features as (
         -- most net spend; a tie goes to the alphabetically first category
         arg_min(customer_category_spend.category, (-customer_category_spend.net_spend, customer_category_spend.category))
             as top_category,
-        case when sum(customer_category_spend.net_spend) > 0
-            then max(customer_category_spend.net_spend) / sum(customer_category_spend.net_spend) end
+        -- share of positive spend: a category netted negative by discounts must not push the share past 1
+        case when max(customer_category_spend.net_spend) > 0
+            then max(customer_category_spend.net_spend) / sum(greatest(customer_category_spend.net_spend, 0)) end
             as top_category_spend_share,
         -- unit prices paid relative to each category's median, per line, over categories with a positive median
         sum(customer_category_spend.unit_price_sum / category_median_prices.median_unit_price)

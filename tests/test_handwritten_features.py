@@ -37,8 +37,9 @@ pytestmark = pytest.mark.slow
 FIRST, CORRECTION = ("edge-1", "2027-01-01 00:00:00+00"), ("edge-2", "2027-01-02 00:00:00+00")
 
 # A batch loaded after the demo data, with the cases the demo data rarely or never holds: corrections
-# re-sent in a later batch, untrimmed ids and codes, missing statuses and line numbers, a category tie,
-# a customer missing from the CRM, a session exactly at the timeout and one straddling the 90-day window.
+# re-sent in a later batch, untrimmed ids and codes, missing statuses and line numbers, a category tie, a
+# category netted below zero, a customer missing from the CRM, a session exactly at the timeout and one
+# straddling the 90-day window.
 # Dates stay before the demo data's last day (2026-10-31), so the scoring date is the demo data's.
 EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
     "customers": [
@@ -76,6 +77,8 @@ EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
         # equal spend on two categories: the alphabetically first wins
         (FIRST, {"order_id": "edge-o6", "line_number": 1, "product_id": "edge-p1", "quantity": 1.0, "unit_price": 25.0}),
         (FIRST, {"order_id": "edge-o6", "line_number": 2, "product_id": "edge-p2", "quantity": 1.0, "unit_price": 25.0}),
+        # discounted below zero: a negative category must not count against the top category's share
+        (FIRST, {"order_id": "edge-o6", "line_number": 3, "product_id": "edge-p3", "quantity": 1.0, "unit_price": 5.0, "discount_amount": 8.0}),
         (FIRST, {"order_id": "edge-o7", "line_number": 1, "product_id": "edge-p2", "quantity": 1.0, "unit_price": 999.0}),
         (FIRST, {"order_id": "edge-o99", "line_number": 1, "product_id": "edge-p1", "quantity": 1.0, "unit_price": 10.0}),
     ],
