@@ -168,7 +168,20 @@ scoring_date as (
 
 ),
 
--- order lines with their order's status; an order without a status counts as placed
+orders_with_status as (
+
+    select
+        orders.*,
+        -- an order without a status counts as placed: it was exported, so it exists
+        coalesce(order_statuses.is_revenue, orders.status is null) as is_revenue,
+        coalesce(order_statuses.is_cancelled, false) as is_cancelled,
+        coalesce(order_statuses.is_fully_returned, false) as is_fully_returned,
+    from orders
+    left join staging.order_statuses as order_statuses
+        on orders.status = order_statuses.status
+
+),
+
 order_lines as (
 
     select
@@ -180,12 +193,10 @@ order_lines as (
         order_items.unit_price,
         order_items.line_discount_amount,
         orders.order_discount_amount > 0 as has_order_discount,
-        coalesce(order_statuses.is_revenue, orders.status is null) and order_items.quantity > 0 as is_purchase_line,
+        orders.is_revenue and order_items.quantity > 0 as is_purchase_line,
     from order_items
-    inner join orders
+    inner join orders_with_status as orders
         on order_items.order_id = orders.order_id
-    left join staging.order_statuses as order_statuses
-        on orders.status = order_statuses.status
     left join product_categories
         on order_items.product_id = product_categories.product_id
 
@@ -219,33 +230,23 @@ orders_netted as (
         orders.ordered_date,
         -- orders that are not revenue (cancelled, returned) net to zero
         case
-            when is_revenue then coalesce(order_line_totals.net_line_amount, 0) - orders.order_discount_amount
+            when orders.is_revenue then coalesce(order_line_totals.net_line_amount, 0) - orders.order_discount_amount
             else 0
         end as net_revenue,
         -- a purchase: revenue status, not returned whole and not made only of return lines
-        is_revenue
-            and not is_fully_returned
+        orders.is_revenue
+            and not orders.is_fully_returned
             and not (order_line_totals.line_count > 0 and order_line_totals.return_line_count = order_line_totals.line_count)
             as is_purchase,
         -- units of orders that went out; an order returned whole sends back every unit it had
-        case when is_cancelled then 0 else coalesce(order_line_totals.units_ordered, 0) end as units_purchased,
+        case when orders.is_cancelled then 0 else coalesce(order_line_totals.units_ordered, 0) end as units_purchased,
         case
-            when is_cancelled then 0
-            when is_fully_returned
+            when orders.is_cancelled then 0
+            when orders.is_fully_returned
                 then greatest(coalesce(order_line_totals.units_ordered, 0), coalesce(order_line_totals.units_in_return_lines, 0))
             else coalesce(order_line_totals.units_in_return_lines, 0)
         end as units_returned,
-    from (
-        select
-            orders.*,
-            -- an order without a status counts as placed: it was exported, so it exists
-            coalesce(order_statuses.is_revenue, orders.status is null) as is_revenue,
-            coalesce(order_statuses.is_cancelled, false) as is_cancelled,
-            coalesce(order_statuses.is_fully_returned, false) as is_fully_returned,
-        from orders
-        left join staging.order_statuses as order_statuses
-            on orders.status = order_statuses.status
-    ) as orders
+    from orders_with_status as orders
     left join order_line_totals
         on orders.order_id = order_line_totals.order_id
     where orders.customer_id is not null
