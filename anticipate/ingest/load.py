@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from anticipate.ingest.result import FileLogEntry, IngestResult
 from anticipate.ingest.validate import append_reason, create_checked_table, ident, reject_duplicates, sql_string
 
 FLAT_SOURCE_NAME = "flat_order_lines"
+#: DuckDB may use this much memory at most (less on a small machine), then spills to disk.
+MEMORY_LIMIT_BYTES = 8 << 30
 
 
 def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = None, now: datetime | None = None,
@@ -51,6 +54,7 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
     try:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
+        configure_for_bulk_load(con)
         create_raw_tables(con)
         batch = _Batch(con, landing_dir, batch_id, now, progress)
         try:
@@ -78,6 +82,22 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.rollback()
     except duckdb.Error:
         pass  # no transaction was open: the error came before the batch began
+
+
+def configure_for_bulk_load(con: duckdb.DuckDBPyConnection) -> None:
+    """Bounded memory, and no order kept where no statement asks for one.
+
+    Every statement whose result order matters says `order by`; the rest (staging, checks, the raw
+    inserts) may then run without DuckDB's order-preserving sinks, which cost time and memory.
+    """
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not available on this platform: DuckDB's default stays
+        physical = None
+    if physical:
+        limit_mib = min(MEMORY_LIMIT_BYTES, physical * 6 // 10) >> 20
+        con.execute(f"set memory_limit = '{limit_mib}MiB'")
+    con.execute("set preserve_insertion_order = false")
 
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
