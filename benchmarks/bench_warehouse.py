@@ -78,6 +78,9 @@ def bench_size(customers: int, *, keep: bool) -> list[Measurement]:
     for stage, selector in DBT_STAGES:
         measure(f"dbt build: {stage}", [DBT, "build", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(target),
                                         "--select", *selector.split()])
+    # The floor's like-for-like: dbt building only what the current features need, raw -> mart, no tests.
+    measure("dbt run: raw -> current features", [DBT, "run", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(target),
+                                                 "--select", "+customer_features_current"])
     measure("hand-written SQL: current features", [PYTHON, "-m", "benchmarks.handwritten_features", str(warehouse)])
     if not keep:
         shutil.rmtree(folder)
@@ -111,16 +114,17 @@ def render(measurements: list[Measurement]) -> str:
     for m in measurements:
         rows = f" ({m.rows:,} landing rows)" if m.rows else ""
         lines.append(f"| {m.customers:,} | {m.stage}{rows} | {m.seconds:.1f} | {m.peak_mib:,.0f} |")
-    lines += ["", "| customers | ingest + dbt build (s) | max peak MiB | dbt marts / hand-written SQL |", "|---:|---:|---:|---:|"]
+    lines += ["", "| customers | ingest + dbt build (s) | max peak MiB | dbt raw -> current features / hand-written SQL |",
+              "|---:|---:|---:|---:|"]
     totals = {}
     for size in sizes:
         rows = [m for m in measurements if m.customers == size]
-        pipeline = [m for m in rows if m.stage == "ingest" or m.stage.startswith("dbt build")]
+        pipeline = [m for m in rows if m.stage == "ingest" or m.stage.startswith("dbt build:")]
         total = sum(m.seconds for m in pipeline)
         totals[size] = total
-        marts = next(m.seconds for m in rows if m.stage == "dbt build: marts")
+        like_for_like = next(m.seconds for m in rows if m.stage == "dbt run: raw -> current features")
         floor = next(m.seconds for m in rows if m.stage.startswith("hand-written"))
-        lines.append(f"| {size:,} | {total:.1f} | {max(m.peak_mib for m in pipeline):,.0f} | {marts / floor:.2f}x |")
+        lines.append(f"| {size:,} | {total:.1f} | {max(m.peak_mib for m in pipeline):,.0f} | {like_for_like / floor:.2f}x |")
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
         growth = (totals[large] / totals[small]) / (large / small)
