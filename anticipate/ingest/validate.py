@@ -215,6 +215,18 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
     """
     order = "order by _file_idx, _row_number"
     content_sql = ", ".join(map(ident, content))
+    candidates = table
+    if key and set(key) <= set(content):
+        # Rows equal in content are equal in key: both kinds of duplicate lie among the rows whose key
+        # repeats, a small table found by hashing the key alone instead of every column of every row.
+        key_sql = ", ".join(map(ident, key))
+        candidates = "_ingest_duplicate_candidates"
+        con.execute(f"""
+            create or replace temp table {candidates} as
+            select * from {table}
+            where _reason = '' and hash({key_sql}) in (
+                select hash({key_sql}) from {table} where _reason = '' group by 1 having count(*) > 1)
+        """)
     con.execute(f"""
         create or replace temp table _ingest_duplicates as
         select _file_idx, _row_number,
@@ -224,9 +236,9 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
                 row_number() over content_window as exact_rank,
                 first_value(_file) over content_window as first_file,
                 first_value(_row_number) over content_window as first_row
-            from {table}
+            from {candidates}
             where _reason = '' and hash({content_sql}) in (
-                select hash({content_sql}) from {table} where _reason = '' group by 1 having count(*) > 1)
+                select hash({content_sql}) from {candidates} where _reason = '' group by 1 having count(*) > 1)
             window content_window as (partition by {content_sql} {order})
         ) where exact_rank > 1
     """)
@@ -243,14 +255,16 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
                     row_number() over key_window as key_rank,
                     first_value(_file) over key_window as first_file,
                     first_value(_row_number) over key_window as first_row
-                from {table} as candidate
+                from {candidates} as candidate
                 where _reason = '' and hash({key_sql}) in (
-                        select hash({key_sql}) from {table} where _reason = '' group by 1 having count(*) > 1)
+                        select hash({key_sql}) from {candidates} where _reason = '' group by 1 having count(*) > 1)
                     and not exists (select 1 from _ingest_duplicates as repeat
                                     where repeat._file_idx = candidate._file_idx and repeat._row_number = candidate._row_number)
                 window key_window as (partition by {key_sql} {order})
             ) where key_rank > 1
         """)
+    if candidates != table:
+        con.execute(f"drop table {candidates}")
     con.execute(f"""
         update {table} set _reason = _ingest_duplicates.reason from _ingest_duplicates
         where {table}._file_idx = _ingest_duplicates._file_idx and {table}._row_number = _ingest_duplicates._row_number
