@@ -341,42 +341,33 @@ def _stage_parquet(con, staged: StagedFile) -> None:
 def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
     """Lines are read in Python (strict decoding, blank lines skipped); parsing is vectorised in DuckDB."""
     encoding = _text_encoding(mapping)
-    lines, valid, objects = (f"{staged.table}_{part}" for part in ("lines", "valid", "objects"))
-    con.execute(f"create or replace temp table {lines} (line VARCHAR, _row_number BIGINT)")
+    lines = f"{staged.table}_lines"
+    # json_kind: the line's JSON type, NULL when it is not valid JSON.
+    con.execute(f"create or replace temp table {lines} (line VARCHAR, _row_number BIGINT, json_kind VARCHAR)")
     row_number = 0
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        with staged.path.open("r", encoding=encoding, errors="strict", newline=None) as handle:
-            while True:
-                block = list(itertools.islice(handle, CHUNK_RECORDS))
-                if not block:
-                    break
-                records = list(filter(str.strip, block))  # a blank line is no record
-                chunk = pa.table({"line": pa.array(records, type=pa.large_string()),
-                                  "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
-                con.register("_ingest_chunk", chunk)
-                try:
-                    con.execute(f"insert into {lines} select rtrim(line, chr(10)), _row_number from _ingest_chunk")
-                finally:
-                    con.unregister("_ingest_chunk")
-                row_number += len(records)
+        for records in _json_line_blocks(staged.path, encoding):
+            chunk = pa.table({"line": pa.array(records, type=pa.large_string()),
+                              "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
+            con.register("_ingest_chunk", chunk)
+            try:
+                # A CASE branch runs only on the rows its condition selects: json_type never sees invalid JSON.
+                con.execute(f"insert into {lines} select line, _row_number, "
+                            "case when json_valid(line) then json_type(line) end from _ingest_chunk")
+            finally:
+                con.unregister("_ingest_chunk")
+            row_number += len(records)
     except UnicodeDecodeError as error:
         line, offset = _locate_decode_error(staged, encoding)
         raise FileError(staged.name, f"not valid {mapping.encoding or 'UTF-8'} at line {line} (byte offset {offset}): "
                         f"{error.reason}") from None
-    finally:
-        if collecting:
-            gc.enable()
-    # Each step materialised: DuckDB may evaluate json_type on a line before json_valid has ruled it out.
-    con.execute(f"create or replace temp table {valid} as select _row_number, line from {lines} where json_valid(line)")
-    con.execute(f"create or replace temp table {objects} as select _row_number, line from {valid} "
-                "where json_type(line) = 'OBJECT'")
+    # Most lines share one key list: group the lists first, then order keys by first appearance.
     keys = [row[0] for row in con.execute(f"""
         select key from (
-            select unnest(json_keys(line)) as key, generate_subscripts(json_keys(line), 1) as position, _row_number
-            from {objects})
-        group by key order by min(_row_number), arg_min(position, _row_number)
+            select unnest(keys) as key, generate_subscripts(keys, 1) as position, first_row
+            from (select json_keys(line) as keys, min(_row_number) as first_row
+                  from {lines} where json_kind = 'OBJECT' group by keys))
+        group by key order by min(first_row), arg_min(position, first_row)
     """).fetchall()]
     # A key with a quote or backslash cannot be named in a JSON path; no contract column has one, so it
     # is only ever an ignored column (listed in the warnings) and its values are not extracted.
@@ -389,20 +380,38 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
         create or replace temp table {staged.table} as
         select {values}{', ' if values else ''} _row_number, _problem, _extra
         from (
-            select lines._row_number, json_extract_string(objects.line, {paths}) as extracted,
-                case when objects._row_number is null then
-                    case when valid._row_number is null then 'line: not valid JSON' else 'line: not a JSON object' end
-                end as _problem,
-                case when objects._row_number is null then json_object('_line', lines.line)::varchar end as _extra
-            from {lines} as lines
-            left join {valid} as valid using (_row_number)
-            left join {objects} as objects using (_row_number)
+            select _row_number,
+                case when json_kind = 'OBJECT' then json_extract_string(line, {paths}) end as extracted,
+                case when json_kind is null then 'line: not valid JSON'
+                     when json_kind <> 'OBJECT' then 'line: not a JSON object' end as _problem,
+                case when json_kind is distinct from 'OBJECT' then json_object('_line', line)::varchar end as _extra
+            from {lines}
         )
     """)
-    for table in (lines, valid, objects):
-        con.execute(f"drop table {table}")
+    con.execute(f"drop table {lines}")
     staged.header = keys
     staged.rows_read = row_number
+
+
+def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
+    """Non-blank lines, without their line break, in lists of about `block_chars` characters.
+
+    Universal newlines (\\n, \\r\\n, \\r) end a line, as when iterating a text file; splitting a large
+    block in C is much faster than reading line by line.
+    """
+    with path.open("r", encoding=encoding, errors="strict", newline=None) as handle:
+        carry = ""
+        while True:
+            block = handle.read(block_chars)
+            if not block:
+                break
+            pieces = (carry + block).split("\n")
+            carry = pieces.pop()
+            records = list(filter(str.strip, pieces))  # a blank line is no record
+            if records:
+                yield records
+        if carry.strip():
+            yield [carry]
 
 
 def _json_path(key: str) -> str:
