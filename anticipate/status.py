@@ -9,6 +9,8 @@ import duckdb
 
 from anticipate.config import PROJECT_ROOT, SCHEMAS
 
+MAX_RULES_SHOWN = 20
+
 
 def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
@@ -58,11 +60,20 @@ def warehouse_status(warehouse: Path) -> str:
                     f"{last_batch[2]} files loaded, {last_batch[3]} skipped, {last_batch[4]} failed"
                 )
         if _exists(connection, "raw", "rejected_rows"):
-            rejects = connection.execute(
-                "select source, reason, count(*) from raw.rejected_rows group by all order by 3 desc, 1, 2"
+            total = connection.execute("select count(*) from raw.rejected_rows").fetchone()[0]
+            # A row's reason lists every rule it broke (`; `-joined) with the offending value; count per rule,
+            # `<subject>: <rule>` as ingestion's own summary does, so the list stays short.
+            rules = connection.execute(
+                """
+                select source, regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*) as rows
+                from (select source, unnest(string_split(reason, '; ')) as part from raw.rejected_rows)
+                group by all order by rows desc, source, rule
+                """
             ).fetchall()
-            lines.append(f"rejected rows by reason: {sum(row[2] for row in rejects):,}")
-            lines.extend(f"  {count:>10,}  {source:<24} {reason}" for source, reason, count in rejects)
+            lines.append(f"rejected rows: {total:,} (a row breaking several rules counts under each)")
+            lines.extend(f"  {count:>10,}  {source:<24} {rule}" for source, rule, count in rules[:MAX_RULES_SHOWN])
+            if len(rules) > MAX_RULES_SHOWN:
+                lines.append(f"  ... {len(rules) - MAX_RULES_SHOWN} more rules: select * from raw.rejected_rows")
     lines.append(_last_dbt_build())
     return "\n".join(lines)
 
