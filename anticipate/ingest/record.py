@@ -50,13 +50,16 @@ def reason_counts(con: duckdb.DuckDBPyConnection, checked: str) -> Counter:
 def unknown_reference_warnings(con: duckdb.DuckDBPyConnection, checked: str, file_idx: int,
                                references: dict[str, tuple[str, str]]) -> list[str]:
     """`3 rows reference unknown customer_id` for loaded rows whose parent is in neither this batch nor raw."""
+    if not references:
+        return []
+    # One scan of the file's rows counts every reference column at once.
+    counts = ", ".join(
+        f"count(*) filter (where child.{ident(column)} is not null and not exists ("
+        f"select 1 from raw.{parent} as parent where parent.{ident(parent_column)} = child.{ident(column)}))"
+        for column, (parent, parent_column) in references.items())
+    row = con.execute(f"select {counts} from {checked} as child where child._file_idx = {file_idx} and child._reason = ''").fetchone()
     warnings = []
-    for column, (parent, parent_column) in references.items():
-        count = con.execute(f"""
-            select count(*) from {checked} as child
-            where child._file_idx = {file_idx} and child._reason = '' and child.{ident(column)} is not null
-              and not exists (select 1 from raw.{parent} as parent where parent.{ident(parent_column)} = child.{ident(column)})
-        """).fetchone()[0]
+    for column, count in zip(references, row):
         if count:
             warnings.append(f"{count:,} row{'s' if count != 1 else ''} reference{'s' if count == 1 else ''} "
                             f"unknown {column}")

@@ -41,6 +41,14 @@ def _shown(text_sql: str) -> str:
     return f"'''' || left({text_sql}, 80) || ''''"
 
 
+def trimmed_or_null(text_sql: str) -> str:
+    """`nullif(trim(text), '')`, cheaper: most values start and end with a printable ASCII character,
+    which trim would keep, so only the others are trimmed."""
+    return (f"case when {text_sql} = '' then null "
+            f"when ascii({text_sql}) between 33 and 126 and ascii(right({text_sql}, 1)) between 33 and 126 then {text_sql} "
+            f"else nullif(trim({text_sql}), '') end")
+
+
 def _naive_to_utc(timestamp_sql: str, timezone: str) -> str:
     # The session runs in UTC, so a plain cast is the UTC case; timezone() reads local wall-clock time.
     if timezone.upper() == "UTC":
@@ -174,7 +182,7 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
         inner += [text, value, f"{parse_sql(column, text, dialect, value)} as {parsed}"]
         outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
         reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required, value)
-        trimmed.append(f"nullif(trim({text}), '') as {value}")
+        trimmed.append(f"{trimmed_or_null(text)} as {value}")
     source = normalized
     if any("_line_position" in expression for expression in outputs.values()):
         # A narrow table: a window over the wide rows would carry every column through the sort.
