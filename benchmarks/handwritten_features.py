@@ -364,29 +364,42 @@ customer_events as (
 
 ),
 
--- sessions started in the last 90 days, without numbering them: their starts are the starts in the window,
--- their ends are the ends in the window except the earliest when a session straddles the window's start
--- (then ends outnumber starts by one), so their total length is a difference of sums
+-- events of the last 90 days, and the session starts before them (one may open a session that ends inside)
+customer_events_near_window as (
+
+    select
+        customer_events.*,
+        customer_events.occurred_at >= cast(scoring_date.as_of_date - 90 as timestamp) as is_in_window,
+    from customer_events
+    cross join scoring_date
+    where customer_events.is_session_start
+        or customer_events.occurred_at >= cast(scoring_date.as_of_date - 90 as timestamp)
+
+),
+
+-- sessions that ENDED in the last 90 days, as dbt counts them (a session belongs to the day of its last
+-- event, so its duration never reaches past the as-of date), without numbering them: their ends are the
+-- ends in the window; their starts are the starts in the window plus, when a session straddles the
+-- window's start (ends then outnumber starts by one), the latest start before the window. Their total
+-- length is a difference of sums.
 browsing_features as (
 
     select
-        customer_events.customer_id,
-        count(*) filter (where customer_events.is_session_start) as sessions_90d,
-        sum(customer_events.epoch_second) filter (where customer_events.is_session_end)
+        customer_id,
+        count(*) filter (where is_session_end and is_in_window) as sessions_90d,
+        sum(epoch_second) filter (where is_session_end and is_in_window)
+            - coalesce(sum(epoch_second) filter (where is_session_start and is_in_window), 0)
             - case
-                when count(*) filter (where customer_events.is_session_end)
-                    > count(*) filter (where customer_events.is_session_start)
-                    then min(customer_events.epoch_second) filter (where customer_events.is_session_end)
+                when count(*) filter (where is_session_end and is_in_window)
+                    > count(*) filter (where is_session_start and is_in_window)
+                    then max(epoch_second) filter (where is_session_start and not is_in_window)
                 else 0
             end
-            - sum(customer_events.epoch_second) filter (where customer_events.is_session_start)
             as session_seconds_90d,
-        count(*) filter (where customer_events.event_type = 'product_view') as product_views_90d,
-        count(*) filter (where customer_events.event_type = 'add_to_cart') as add_to_carts_90d,
-    from customer_events
-    cross join scoring_date
-    where customer_events.occurred_at >= cast(scoring_date.as_of_date - 90 as timestamp)
-    group by customer_events.customer_id
+        count(*) filter (where event_type = 'product_view' and is_in_window) as product_views_90d,
+        count(*) filter (where event_type = 'add_to_cart' and is_in_window) as add_to_carts_90d,
+    from customer_events_near_window
+    group by customer_id
 
 ),
 

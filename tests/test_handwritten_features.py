@@ -38,8 +38,9 @@ FIRST, CORRECTION = ("edge-1", "2027-01-01 00:00:00+00"), ("edge-2", "2027-01-02
 
 # A batch loaded after the demo data, with the cases the demo data rarely or never holds: corrections
 # re-sent in a later batch, untrimmed ids and codes, missing statuses and line numbers, a category tie, a
-# category netted below zero, a customer missing from the CRM, a session exactly at the timeout and one
-# straddling the 90-day window.
+# category netted below zero, a customer missing from the CRM, a session exactly at the timeout, and
+# sessions straddling the 90-day window's start (they ended inside it, so they count: a session belongs to
+# the day it ended), one of them a customer's only session in the window.
 # Dates stay before the demo data's last day (2026-10-31), so the scoring date is the demo data's.
 EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
     "customers": [
@@ -48,6 +49,7 @@ EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
         (CORRECTION, {"customer_id": "edge-c1", "signup_at": "2026-07-15 12:00:00+00", "updated_at": "2026-09-01 00:00:00+00"}),
         (FIRST, {"customer_id": " edge-c2 ", "signup_at": None}),  # no sign-up: tenure from the first order
         (FIRST, {"customer_id": "  ", "signup_at": "2026-09-01 12:00:00+00"}),  # blank id: not a customer
+        (FIRST, {"customer_id": "edge-c3", "signup_at": "2026-06-01 12:00:00+00"}),  # browses only
     ],
     "products": [
         (FIRST, {"product_id": "edge-p1", "category": " Shoes "}),
@@ -93,6 +95,9 @@ EDGE_CASE_ROWS: dict[str, list[tuple[tuple[str, str], dict]]] = {
         (FIRST, {"event_id": "edge-e8", "customer_id": "edge-c1", "event_type": "add_to_cart", "occurred_at": "2026-10-20 10:00:00+00"}),
         (CORRECTION, {"event_id": "edge-e8", "customer_id": None, "anonymous_id": "anon-edge", "event_type": "add_to_cart", "occurred_at": "2026-10-20 10:00:00+00"}),
         (FIRST, {"event_id": "edge-e9", "customer_id": " edge-c2 ", "event_type": "product_view", "occurred_at": "2026-10-21 10:00:00+00"}),
+        # edge-c3's only session of the window started the day before it
+        (FIRST, {"event_id": "edge-e10", "customer_id": "edge-c3", "event_type": "page_view", "occurred_at": "2026-08-02 23:40:00+00"}),
+        (FIRST, {"event_id": "edge-e11", "customer_id": "edge-c3", "event_type": "product_view", "occurred_at": "2026-08-03 00:05:00+00"}),
     ],
     "marketing_interactions": [
         (FIRST, {"interaction_id": "edge-m1", "customer_id": "edge-c1", "channel": " Newsletter ", "interaction_type": "open", "occurred_at": "2026-10-01 08:00:00+00"}),
@@ -180,9 +185,17 @@ def test_handwritten_query_matches_dbt_current_features_row_for_row(built_wareho
         ).fetchone()
         assert min(coverage) > 0, f"demo data no longer exercises every feature group: {coverage}"
         edge_customers = connection.execute(
-            "select customer_id, top_category from marts.customer_features_current where customer_id like 'edge-%' order by 1"
+            "select customer_id, top_category, sessions_90d, average_session_minutes_90d, product_views_90d"
+            " from marts.customer_features_current where customer_id like 'edge-%' order by 1"
         ).fetchall()
-        assert edge_customers == [("edge-c1", "shoes"), ("edge-c2", "books")]
+        # scoring date 2026-11-01: the window starts 2026-08-03. edge-c1's sessions: 10:00-10:30 (a gap of
+        # exactly the timeout), 11:00:00.5 alone, and 23:50-00:10 across the window's start (20 minutes);
+        # edge-c3's 23:40-00:05 across it too. Only views inside the window count.
+        assert edge_customers == [
+            ("edge-c1", "shoes", 3, pytest.approx((30 + 0 + 20) / 3), 3),
+            ("edge-c2", "books", 1, 0.0, 1),
+            ("edge-c3", None, 1, 25.0, 1),
+        ]
 
     assert [row[0] for row in actual] == [row[0] for row in expected], "not the same customers"
     names = [name for name, _ in dbt_columns]

@@ -71,11 +71,13 @@ order_line_days as (
 
 ),
 
+-- a session belongs to the day it ENDS: its duration includes its last event, so a session running
+-- past midnight into the as-of date must not count for that date (point in time)
 session_days as (
 
     select
         customer_id,
-        started_date as activity_date,
+        cast(ended_at as date) as activity_date,
         count(*) as sessions,
         sum(duration_seconds) as session_seconds,
     from sessions
