@@ -15,7 +15,7 @@ import duckdb
 from anticipate.contract import MAX_AMOUNT, SOURCES, Column
 from anticipate.ingest.mapping import FLAT_COLUMNS, FLAT_REQUIRED, FlatMapping
 from anticipate.ingest.normalize import file_select
-from anticipate.ingest.readers import StagedFile
+from anticipate.ingest.readers import StagedFile, drop_stage
 from anticipate.ingest.record import counts_by_file, insert_rejects, reason_counts
 from anticipate.ingest.result import FileLogEntry
 from anticipate.ingest.validate import append_reason, create_checked_table, ident, reject_duplicates, sql_string
@@ -95,8 +95,9 @@ def load_flat_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, flat: Fla
     }
     warnings.append(f"derived {derived['customers']:,} customers, {derived['products']:,} products, "
                     f"{derived['orders']:,} orders")
-    for table in (CHECKED, "_ingest_flat_customer_lines", staged.table):
+    for table in (CHECKED, "_ingest_flat_customer_lines"):
         con.execute(f"drop table {table}")
+    drop_stage(con, staged)
     con.execute("drop view _ingest_flat_normalized")
     return FileLogEntry(SOURCE_NAME, staged.name, "loaded", staged.rows_read, loaded, rejected, warnings,
                         staged.content_hash)

@@ -23,7 +23,7 @@ from anticipate.ingest import flat as flat_lines
 from anticipate.ingest.errors import FileError
 from anticipate.ingest.mapping import FLAT_SOURCES, Mapping, load_mapping
 from anticipate.ingest.normalize import file_select
-from anticipate.ingest.readers import StagedFile, content_hash, discover, stage_file
+from anticipate.ingest.readers import StagedFile, content_hash, discover, drop_stage, stage_file
 from anticipate.ingest.record import counts_by_file, insert_rejects, reason_counts, unknown_reference_warnings
 from anticipate.ingest.result import FileLogEntry, IngestResult
 from anticipate.ingest.validate import append_reason, create_checked_table, ident, reject_duplicates, sql_string
@@ -262,7 +262,7 @@ class _Batch:
             self.entries.append(FileLogEntry(source_name, staged.name, "loaded", staged.rows_read, loaded, rejected,
                                              file_warnings, staged.content_hash))
             self.progress(f"{staged.name}: {loaded:,} rows loaded, {rejected:,} rejected")
-            con.execute(f"drop table {staged.table}")
+            drop_stage(con, staged)
         con.execute("drop view _ingest_normalized")
         con.execute(f"drop table {checked}")
 

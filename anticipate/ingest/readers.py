@@ -1,6 +1,6 @@
 """Find a source's files in the landing folder and stage each into a DuckDB temp table of text columns.
 
-A staged table holds the file exactly as written: `c0 .. cN` VARCHAR in header order, `_row_number`
+A staged table (a view, for Parquet) holds the file exactly as written: `c0 .. cN` VARCHAR in header order, `_row_number`
 (1-based data record, header and blank lines excluded), `_problem` (a structural fault of the record, e.g.
 a wrong number of fields) and `_extra` (a JSON object of fields beyond the header, keyed by 1-based position).
 Values are checked later, in SQL, by `validate`.
@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 
 from anticipate.ingest.errors import FileError
 from anticipate.ingest.mapping import SourceMapping
+from anticipate.ingest.validate import sql_string
 
 EXTENSIONS = (".csv", ".csv.gz", ".csv.zip", ".parquet", ".jsonl", ".ndjson")
 CHUNK_RECORDS = 200_000
@@ -43,6 +44,7 @@ class StagedFile:
     content_hash: str | None = None
     header: list[str] = field(default_factory=list)  # names as written in the file
     rows_read: int = 0
+    is_view: bool = False  # the stage reads the file in place (Parquet)
 
 
 def file_kind(path: Path) -> str | None:
@@ -327,12 +329,19 @@ def _stage_parquet(con, staged: StagedFile) -> None:
     staged.header = [row[0] for row in described]
     casts = ", ".join(f'cast("{name.replace(chr(34), chr(34) * 2)}" as varchar) as c{index}'
                       for index, name in enumerate(staged.header))
+    # A view, not a copy: Parquet is already columnar and numbered, and a text copy of tens of millions
+    # of rows would cost a write and most of the memory limit.
+    staged.is_view = True
     con.execute(
-        f"create or replace temp table {staged.table} as select {casts}, file_row_number + 1 as _row_number, "
-        f"null::varchar as _problem, null::varchar as _extra from read_parquet(?, file_row_number = true)",
-        [path],
+        f"create or replace temp view {staged.table} as select {casts}, file_row_number + 1 as _row_number, "
+        f"null::varchar as _problem, null::varchar as _extra "
+        f"from read_parquet({sql_string(path)}, file_row_number = true)"
     )
     staged.rows_read = con.execute(f"select count(*) from {staged.table}").fetchone()[0]
+
+
+def drop_stage(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:
+    con.execute(f"drop {'view' if staged.is_view else 'table'} {staged.table}")
 
 
 # --- JSON Lines ------------------------------------------------------------------------------------
