@@ -1,0 +1,74 @@
+"""The shortcuts taken for speed give the same answers as the plain way: block-wise JSON Lines reading,
+the cheap trim, duplicates found from repeated keys, Parquet read in place."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anticipate.ingest import ingest
+from anticipate.ingest.readers import _json_line_blocks
+from anticipate.ingest.validate import trimmed_or_null
+
+# Pieces that stress line splitting: every line break Python's universal newlines know, blank and
+# whitespace-only lines, and characters str.splitlines would (wrongly, for JSON Lines) split on.
+LINE_PIECES = st.sampled_from(["\n", "\r\n", "\r", " ", "\t", "{\"a\": 1}", "x", "\u2028", "\x0c", "\u00e9", "\u3000", ""])
+TEXT_PIECES = st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000", "\u2003", "\u200b", "a", "~", "!", "\u00e9", "e\u0301", ""])
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(LINE_PIECES, max_size=40), block_chars=st.integers(min_value=1, max_value=12))
+def test_json_lines_read_in_blocks_are_the_non_blank_lines_of_the_file(tmp_path_factory, pieces, block_chars):
+    path = tmp_path_factory.mktemp("jsonl") / "lines.jsonl"
+    path.write_text("".join(pieces), encoding="utf-8", newline="")
+    with path.open("r", encoding="utf-8-sig", newline=None) as handle:
+        expected = [line.rstrip("\n") for line in handle if line.strip()]
+
+    blocks = list(_json_line_blocks(path, "utf-8-sig", block_chars=block_chars))
+
+    assert [line for block in blocks for line in block] == expected
+    assert all(blocks)  # no empty block is handed to DuckDB
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.lists(TEXT_PIECES, max_size=5).map("".join)), min_size=1, max_size=50))
+def test_cheap_trim_equals_duckdb_trim_then_empty_as_null(values):
+    differing = _memory_connection().execute(
+        f"select text from (select unnest(?::varchar[]) as text) "
+        f"where nullif(trim(text), '') is distinct from ({trimmed_or_null('text')})", [values]).fetchall()
+    assert differing == []
+
+
+@functools.cache
+def _memory_connection() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()  # one for all examples: connecting costs more than the query
+
+
+def test_parquet_duplicates_and_rejects_keep_the_file_text(landing, warehouse, query, now):
+    with duckdb.connect() as con:
+        con.execute(f"""copy (select * from (values
+                ('e1', 'page_view', '2024-05-01T10:00:00Z', 1),
+                ('e2', ' Bogus ', '2024-05-01T10:00:00Z', 2),
+                ('e1', 'page_view', '2024-05-01T10:00:00Z', 1),
+                ('e1', 'search', '2024-05-01T10:00:00Z', 1),
+                ('e3', 'search', '2024-05-01T10:00:00Z', 007))
+            as t(event_id, event_type, occurred_at, session_id))
+            to '{landing / "web_events.parquet"}' (format parquet)""")
+
+    result = ingest(landing, warehouse, now=now)
+
+    events = next(entry for entry in result.files if entry.source == "web_events")
+    assert (events.rows_read, events.rows_loaded, events.rows_rejected) == (5, 2, 3)
+    assert query(warehouse, "select event_id, session_id from raw.web_events order by _row_number") == [
+        ("e1", "1"), ("e3", "7")]
+    rejected = query(warehouse, "select row_number, reason, raw_values from raw.rejected_rows order by row_number")
+    assert [(row, reason, json.loads(values)["event_type"]) for row, reason, values in rejected] == [
+        (2, "event_type: not an allowed code: ' Bogus ' (allowed: page_view, product_view, search, add_to_cart, "
+            "remove_from_cart, checkout, purchase)", " Bogus "),
+        (3, "duplicate: exact repeat of an earlier row: web_events.parquet row 1", "page_view"),
+        (4, "duplicate: same key with different content: event_id 'e1' first in web_events.parquet row 1", "search"),
+    ]
