@@ -16,6 +16,9 @@ from anticipate.ingest.mapping import SourceMapping
 
 ISO_TIMESTAMP = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
 ISO_OFFSET = r"[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+#: ISO_TIMESTAMP with the offset present: a value matching it is exactly one matching both patterns above,
+#: and one regular expression on the common case costs half of two.
+ISO_TIMESTAMP_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)"
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 INTEGER = r"[+-]?\d+"
 BOOLEAN_TRUE = ("true", "t", "yes", "y", "1")
@@ -68,9 +71,9 @@ def parse_sql(column: Column, text: str, dialect: SourceMapping, value: str | No
     if kind == "code":
         return f"lower({value})"
     if kind == "timestamp":
-        iso = (f"case when regexp_full_match({value}, {sql_string(ISO_TIMESTAMP)}) then "
-               f"case when regexp_matches({value}, {sql_string(ISO_OFFSET)}) then try_cast({value} as timestamptz) "
-               f"else {_naive_to_utc(f'try_cast({value} as timestamp)', dialect.timezone)} end end")
+        iso = (f"case when regexp_full_match({value}, {sql_string(ISO_TIMESTAMP_WITH_OFFSET)}) then try_cast({value} as timestamptz) "
+               f"when regexp_full_match({value}, {sql_string(ISO_TIMESTAMP)}) then "
+               f"{_naive_to_utc(f'try_cast({value} as timestamp)', dialect.timezone)} end")
         if dialect.date_format:
             if "%z" in dialect.date_format or "%Z" in dialect.date_format:
                 formatted = f"try_strptime({value}, {sql_string(dialect.date_format)})"

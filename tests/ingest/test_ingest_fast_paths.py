@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from anticipate.ingest import ingest
 from anticipate.ingest.readers import _json_line_blocks
-from anticipate.ingest.validate import trimmed_or_null
+from anticipate.ingest.validate import ISO_OFFSET, ISO_TIMESTAMP, ISO_TIMESTAMP_WITH_OFFSET, trimmed_or_null
 
 # Pieces that stress line splitting: every line break Python's universal newlines know, blank and
 # whitespace-only lines, and characters str.splitlines would (wrongly, for JSON Lines) split on.
@@ -40,6 +40,19 @@ def test_cheap_trim_equals_duckdb_trim_then_empty_as_null(values):
     differing = _memory_connection().execute(
         f"select text from (select unnest(?::varchar[]) as text) "
         f"where nullif(trim(text), '') is distinct from ({trimmed_or_null('text')})", [values]).fetchall()
+    assert differing == []
+
+
+TIMESTAMP_PIECES = st.sampled_from(["2024-05-01", "T", " ", "10:00", ":30", ".5", "Z", "+02", ":00", "-0530", "7", "-", "z"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.lists(TIMESTAMP_PIECES, max_size=6).map("".join), min_size=1, max_size=50))
+def test_one_offset_pattern_equals_the_iso_pattern_and_the_offset_search(values):
+    differing = _memory_connection().execute(
+        f"select text from (select unnest(?::varchar[]) as text) "
+        f"where regexp_full_match(text, '{ISO_TIMESTAMP_WITH_OFFSET}') "
+        f"<> (regexp_full_match(text, '{ISO_TIMESTAMP}') and regexp_matches(text, '{ISO_OFFSET}'))", [values]).fetchall()
     assert differing == []
 
 
