@@ -152,7 +152,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from anticipate.demo_data import generate_demo_data
-    from anticipate.status import mart_row_counts
+    from anticipate.status import last_dbt_build, mart_row_counts, rejected_rows_by_rule
 
     settings = _settings(args)
     _print(f"1/3 generating demo data for {args.customers:,} customers into {settings.landing_dir}")
@@ -166,10 +166,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     failed = [check for check in checks if not check.passed]
     _print(f"3/3 done in {time.perf_counter() - started:.0f}s: run {'succeeded' if result.success else 'FAILED'}, "
            f"{len(checks) - len(failed)} of {len(checks)} data tests passed")
+    _print(last_dbt_build())
     _print()
     _print("rows per mart:")
     for table, rows in mart_row_counts(settings.warehouse):
         _print(f"  {table:<45} {rows:>12,}")
+    _print()
+    _print("rows quarantined by ingestion (raw.rejected_rows), by rule:")
+    for source, rule, rows in rejected_rows_by_rule(settings.warehouse)[:8]:
+        _print(f"  {rows:>8,}  {source:<24} {rule}")
     _print()
     _print(f"warehouse: {settings.warehouse}")
     _print("query it with any DuckDB client, e.g.:")

@@ -59,23 +59,29 @@ def warehouse_status(warehouse: Path) -> str:
                     f"last ingestion: batch {last_batch[0]} at {last_batch[1]:%Y-%m-%d %H:%M:%S %Z}: "
                     f"{last_batch[2]} files loaded, {last_batch[3]} skipped, {last_batch[4]} failed"
                 )
-        if _exists(connection, "raw", "rejected_rows"):
-            total = connection.execute("select count(*) from raw.rejected_rows").fetchone()[0]
-            # A row's reason lists every rule it broke (`; `-joined) with the offending value; count per rule,
-            # `<subject>: <rule>` as ingestion's own summary does, so the list stays short.
-            rules = connection.execute(
-                """
-                select source, regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*) as rows
-                from (select source, unnest(string_split(reason, '; ')) as part from raw.rejected_rows)
-                group by all order by rows desc, source, rule
-                """
-            ).fetchall()
-            lines.append(f"rejected rows: {total:,} (a row breaking several rules counts under each)")
-            lines.extend(f"  {count:>10,}  {source:<24} {rule}" for source, rule, count in rules[:MAX_RULES_SHOWN])
-            if len(rules) > MAX_RULES_SHOWN:
-                lines.append(f"  ... {len(rules) - MAX_RULES_SHOWN} more rules: select * from raw.rejected_rows")
-    lines.append(_last_dbt_build())
+    rules = rejected_rows_by_rule(warehouse)
+    if rules:
+        lines.append("rejected rows by rule (a row breaking several rules counts under each):")
+        lines.extend(f"  {count:>10,}  {source:<24} {rule}" for source, rule, count in rules[:MAX_RULES_SHOWN])
+        if len(rules) > MAX_RULES_SHOWN:
+            lines.append(f"  ... {len(rules) - MAX_RULES_SHOWN} more rules: select * from raw.rejected_rows")
+    lines.append(last_dbt_build())
     return "\n".join(lines)
+
+
+def rejected_rows_by_rule(warehouse: Path) -> list[tuple[str, str, int]]:
+    """(source, rule, rows), most frequent first. A reason lists every rule a row broke (`; `-joined) with
+    the offending value; counting per `<subject>: <rule>`, as ingestion's own summary does, keeps it short."""
+    with _connect(warehouse) as connection:
+        if not _exists(connection, "raw", "rejected_rows"):
+            return []
+        return connection.execute(
+            """
+            select source, regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*) as rows
+            from (select source, unnest(string_split(reason, '; ')) as part from raw.rejected_rows)
+            group by all order by rows desc, source, rule
+            """
+        ).fetchall()
 
 
 def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -84,15 +90,16 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
     ).fetchone()[0])
 
 
-def _last_dbt_build() -> str:
+def last_dbt_build() -> str:
     """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation)."""
     results = sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda path: path.stat().st_mtime)
     if not results:
         return "last dbt build: none recorded under target/"
     payload = json.loads(results[-1].read_text())
-    statuses: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for node in payload.get("results", []):
-        statuses[node["status"]] = statuses.get(node["status"], 0) + 1
+        resource_type = node["unique_id"].split(".", 1)[0].replace("_", " ")  # model, seed, test, unit test
+        counts[resource_type, node["status"]] = counts.get((resource_type, node["status"]), 0) + 1
     generated = payload.get("metadata", {}).get("generated_at", "?")
-    summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-    return f"last dbt build: {generated}: {summary}"
+    summary = ", ".join(f"{count} {resource_type}s {status}" for (resource_type, status), count in sorted(counts.items()))
+    return f"last dbt build ({generated}): {summary}"
