@@ -66,9 +66,9 @@ def _check_penalizer(penalizer) -> float:
     return float(penalizer)
 
 
-def _check_horizon(t) -> float:
+def _check_horizon(t, name: str) -> float:
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not t >= 0:
-        raise ValueError(f"horizon must be a number of periods >= 0, got {t!r}")
+        raise ValueError(f"{name} must be a number of periods >= 0, got {t!r}")
     return float(t)
 
 
@@ -363,7 +363,7 @@ class BGNBDModel:
         ndarray, shape (n_customers,)
         """
         r, alpha, a, b = self._params()
-        t = _check_horizon(t)
+        t = _check_horizon(t, "t")
         x, t_x, T = _check_rfm(frequency, recency, T)
         if t == 0:
             return np.zeros_like(x)
@@ -380,7 +380,7 @@ class BGNBDModel:
     def expected_purchases_new_customer(self, t) -> float:
         """Expected repeat purchases in `t` periods for a customer just acquired, FHL (2005) eq. 9."""
         r, alpha, a, b = self._params()
-        t = _check_horizon(t)
+        t = _check_horizon(t, "t")
         if np.isclose(a, 1.0):
             a = 1.0 + 1e-6
         hypergeometric = special.hyp2f1(r, b, a + b - 1.0, t / (alpha + t))
@@ -591,8 +591,9 @@ class CustomerLifetimeValue:
         """
         _check_fitted(self, "purchases_model_")
         summary = _check_summary(summary)
+        horizon = _check_horizon(horizon_days, "horizon_days")
         frequency, recency, T = summary["frequency"], summary["recency"], summary["T"]
-        purchases = self.purchases_model_.expected_purchases(horizon_days, frequency, recency, T)
+        purchases = self.purchases_model_.expected_purchases(horizon, frequency, recency, T)
         # A non-positive mean (refunds) carries no spend information: such customers get the population mean.
         monetary = summary["monetary_value"].to_numpy(dtype=float)
         informative = (frequency.to_numpy() > 0) & (monetary > 0)
@@ -638,7 +639,7 @@ class HistoricalAverageCLV:
         """Expected revenue per customer over `horizon_days`; Series shape (n_customers,) named ``expected_revenue``."""
         _check_fitted(self, "population_daily_revenue_")
         summary = _check_summary(summary)
-        horizon = _check_horizon(horizon_days)
+        horizon = _check_horizon(horizon_days, "horizon_days")
         T = summary["T"].to_numpy(dtype=float)
         repeat_revenue = (summary["frequency"] * summary["monetary_value"]).to_numpy(dtype=float)
         daily = np.divide(repeat_revenue, T, out=np.full_like(T, self.population_daily_revenue_), where=T > 0)
@@ -661,7 +662,7 @@ class ZeroCLV:
         """Zeros, Series shape (n_customers,) named ``expected_revenue``."""
         _check_fitted(self, "fitted_")
         summary = _check_summary(summary)
-        _check_horizon(horizon_days)
+        _check_horizon(horizon_days, "horizon_days")
         return pd.Series(0.0, index=summary.index, name="expected_revenue")
 
 

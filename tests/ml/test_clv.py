@@ -182,7 +182,7 @@ def test_estimators_reject_bad_settings_and_use_before_fit():
         BGNBDModel().p_alive([1.0], [1.0], [2.0])
     model = BGNBDModel()
     model.params_ = dict(zip(BGNBDModel.PARAMETER_NAMES, CDNOW_BGNBD))
-    with pytest.raises(ValueError, match="horizon must be a number of periods >= 0, got -5"):
+    with pytest.raises(ValueError, match="t must be a number of periods >= 0, got -5"):
         model.expected_purchases(-5, [1.0], [1.0], [2.0])
     with pytest.raises(ValueError, match="monetary_value must be > 0, got -3"):
         GammaGammaModel().fit([1.0, 2.0], [10.0, -3.0])
@@ -344,16 +344,16 @@ def test_clv_model_beats_both_baselines_on_simulated_transactions():
 
 def test_historical_average_baseline_uses_repeat_revenue_per_observed_day():
     summary = pd.DataFrame(
-        {"frequency": [2.0, 0.0, 1.0], "recency": [50.0, 0.0, 0.0], "T": [100.0, 40.0, 0.0], "monetary_value": [30.0, 0.0, 0.0]},
+        {"frequency": [2.0, 0.0, 0.0], "recency": [50.0, 0.0, 0.0], "T": [100.0, 40.0, 0.0], "monetary_value": [30.0, 0.0, 0.0]},
         index=["a", "b", "c"],
     )
-    summary.loc["c", "recency"] = 0.0
-    summary.loc["c", "monetary_value"] = 10.0
     baseline = HistoricalAverageCLV().fit(summary)
-    # Population: 2*30 + 1*10 = 70 repeat revenue over 140 customer-days = 0.5 a day.
-    assert baseline.population_daily_revenue_ == pytest.approx(0.5)
-    # a: 60 over 100 days; b: bought nothing again; c: observed for no time, so the population rate.
-    assert baseline.predict(summary, 10).tolist() == pytest.approx([6.0, 0.0, 5.0])
+    # Population: 2 * 30 = 60 repeat revenue over 140 customer-days.
+    assert baseline.population_daily_revenue_ == pytest.approx(60 / 140)
+    # a: 60 over 100 days; b: bought nothing again; c: first purchase on the last day, so the population rate.
+    assert baseline.predict(summary, 14).tolist() == pytest.approx([8.4, 0.0, 6.0])
+    with pytest.raises(ValueError, match="horizon_days must be a number of periods >= 0, got -1"):
+        baseline.predict(summary, -1)
 
 
 # --------------------------------------------------------------------------------------------------
