@@ -102,6 +102,32 @@ def _maximise(negative_log_likelihood, start: np.ndarray, model: str) -> optimiz
 # Data preparation
 
 
+def _checked_transactions(transactions, customer_col, datetime_col, monetary_col, **bounds):
+    """Parsed times and amounts, and the bounds as timestamps; a null or mismatched value is an error."""
+    if not isinstance(transactions, pd.DataFrame):
+        raise TypeError(f"transactions must be a pandas DataFrame, got {type(transactions).__name__}")
+    for name, column in (("customer_col", customer_col), ("datetime_col", datetime_col), ("monetary_col", monetary_col)):
+        if column not in transactions.columns:
+            raise ValueError(f"{name} {column!r} is not a column of transactions; columns are {list(transactions.columns)}")
+    times = pd.to_datetime(transactions[datetime_col])
+    timestamps = []
+    for name, bound in bounds.items():
+        timestamp = pd.Timestamp(bound)
+        if (times.dt.tz is None) != (timestamp.tz is None):
+            raise ValueError(
+                f"{name} must be time-zone aware exactly when {datetime_col!r} is; got "
+                f"{name}={timestamp!r} and {datetime_col!r} with tz={times.dt.tz}"
+            )
+        timestamps.append(timestamp)
+    for column, values in ((customer_col, transactions[customer_col]), (datetime_col, times)):
+        if values.isna().any():
+            raise ValueError(f"{column!r} must not be null, got {int(values.isna().sum())} null value(s)")
+    amounts = pd.to_numeric(transactions[monetary_col], errors="raise").astype(float)
+    if not np.all(np.isfinite(amounts.to_numpy())):
+        raise ValueError(f"{monetary_col!r} must be finite numbers, got {int((~np.isfinite(amounts)).sum())} NaN or infinite")
+    return times, amounts, timestamps
+
+
 def rfm_summary(
     transactions: pd.DataFrame,
     *,
@@ -137,31 +163,15 @@ def rfm_summary(
         ``T`` (last observed period minus first purchase period) and ``monetary_value`` (mean amount of
         the repeat purchase periods, 0 without repeats).
     """
-    if not isinstance(transactions, pd.DataFrame):
-        raise TypeError(f"transactions must be a pandas DataFrame, got {type(transactions).__name__}")
-    for name, column in (("customer_col", customer_col), ("datetime_col", datetime_col), ("monetary_col", monetary_col)):
-        if column not in transactions.columns:
-            raise ValueError(f"{name} {column!r} is not a column of transactions; columns are {list(transactions.columns)}")
     try:
         period = pd.Timedelta(1, unit=freq) if freq.isalpha() else pd.Timedelta(freq)
     except (ValueError, AttributeError) as error:
         raise ValueError(f"freq must be a fixed period such as 'D', 'h' or 'W', got {freq!r}") from error
     if period <= pd.Timedelta(0):
         raise ValueError(f"freq must be a positive period, got {freq!r}")
-
-    times = pd.to_datetime(transactions[datetime_col])
-    end = pd.Timestamp(observation_end)
-    if (times.dt.tz is None) != (end.tz is None):
-        raise ValueError(
-            f"observation_end must be time-zone aware exactly when {datetime_col!r} is; got "
-            f"observation_end={end!r} and {datetime_col!r} with tz={times.dt.tz}"
-        )
-    for column, values in ((customer_col, transactions[customer_col]), (datetime_col, times)):
-        if values.isna().any():
-            raise ValueError(f"{column!r} must not be null, got {int(values.isna().sum())} null value(s)")
-    amounts = pd.to_numeric(transactions[monetary_col], errors="raise").astype(float)
-    if not np.all(np.isfinite(amounts.to_numpy())):
-        raise ValueError(f"{monetary_col!r} must be finite numbers, got {int((~np.isfinite(amounts)).sum())} NaN or infinite")
+    times, amounts, (end,) = _checked_transactions(
+        transactions, customer_col, datetime_col, monetary_col, observation_end=observation_end
+    )
 
     before_end = (times < end).to_numpy()
     origin = pd.Timestamp(0, tz=end.tz)
@@ -220,12 +230,14 @@ def holdout_revenue(
     Series, shape (n_customers,)
         Revenue indexed by customer id, named ``revenue``.
     """
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    times, amounts, (start, end) = _checked_transactions(
+        transactions, customer_col, datetime_col, monetary_col, start=start, end=end
+    )
     if not start < end:
         raise ValueError(f"start must be before end, got start={start} and end={end}")
-    times = pd.to_datetime(transactions[datetime_col])
-    in_window = (times >= start) & (times < end)
-    revenue = transactions.loc[in_window].groupby(customer_col)[monetary_col].sum().astype(float)
+    in_window = ((times >= start) & (times < end)).to_numpy()
+    revenue = amounts[in_window].groupby(transactions[customer_col].to_numpy()[in_window]).sum()
+    revenue.index.name = customer_col
     if customers is not None:
         revenue = revenue.reindex(pd.Index(customers, name=customer_col), fill_value=0.0)
     return revenue.rename("revenue")

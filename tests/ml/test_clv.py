@@ -292,6 +292,10 @@ def test_rfm_summary_rejects_bad_input_with_a_clear_error():
         rfm_summary(transactions, **arguments, observation_end=pd.Timestamp("2024-02-01", tz="UTC"))
     with pytest.raises(ValueError, match="freq must be a fixed period such as 'D', 'h' or 'W', got 'M'"):
         rfm_summary(transactions.dropna(), **arguments, observation_end="2024-02-01", freq="M")
+    with pytest.raises(ValueError, match="'amount' must be finite numbers, got 1 NaN"):
+        holdout_revenue(transactions.fillna("b").assign(amount=[1.0, np.nan]), **arguments, start="2024-01-01", end="2024-02-01")
+    with pytest.raises(ValueError, match="start must be before end"):
+        holdout_revenue(transactions.dropna(), **arguments, start="2024-02-01", end="2024-01-01")
 
 
 # --------------------------------------------------------------------------------------------------
