@@ -1,0 +1,1 @@
+"""Customer classifiers (churn, purchase propensity) and the baselines they are measured against."""
