@@ -106,6 +106,10 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None):
     import dagster as dg
     from dagster._core.errors import DagsterExecutionStepExecutionError
 
+    from orchestration.project import prepare_manifest_if_stale
+
+    if prepare_manifest_if_stale():  # a dbt model changed since the last parse
+        _progress("dbt project changed: manifest re-parsed")
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("daily_refresh")

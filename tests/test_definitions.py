@@ -39,3 +39,17 @@ def test_daily_job_materializes_every_asset_in_the_code_location():
     every_asset = set(defs.resolve_asset_graph().materializable_asset_keys)
     assert dg.AssetKey(["raw", "order_items"]) in every_asset
     assert set(job.asset_layer.selected_asset_keys) == every_asset
+
+
+def test_a_dbt_change_after_the_last_parse_is_detected_and_reparsed():
+    """`anticipate run` re-parses a stale manifest instead of failing on a model Dagster does not know."""
+    import os
+
+    from orchestration.project import dbt_project, manifest_is_stale, prepare_manifest_if_stale
+
+    manifest = dbt_project.manifest_path
+    os.utime(manifest, (0, 0))  # as if every dbt file had changed since the parse
+    assert manifest_is_stale()
+    assert prepare_manifest_if_stale()
+    assert not manifest_is_stale()
+    assert not prepare_manifest_if_stale()
