@@ -1,0 +1,156 @@
+"""Customer models on real data: churn and purchase propensity against their baselines, time-based holdout.
+
+    make bench-models                 # builds both real-data warehouses under benchmarks/work/models (~5 min)
+    python -m benchmarks.bench_models --warehouse online_retail=/tmp/or.duckdb   # reuse a built warehouse
+
+Each dataset goes through the foundation's mapping (ingest, then `dbt build` up to ml.customer_training_set).
+Per target the latest labelled as-of date is the holdout; training uses only as-of dates whose label window
+closes by then (ml.datasets.time_split). A horizon the history cannot support is reported, not trained.
+Writes the tables into benchmarks/RESULTS.md between the bench-models markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+# 2 cores: BLAS threads on top of LightGBM's would oversubscribe them; set before numpy loads
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPOSITORY_ROOT / ".." / "shared" / "data"
+WORK = REPOSITORY_ROOT / "benchmarks" / "work" / "models"
+RESULTS = REPOSITORY_ROOT / "benchmarks" / "RESULTS.md"
+DBT = str(Path(sys.executable).with_name("dbt"))
+BEGIN, END = "<!-- bench-models:begin -->", "<!-- bench-models:end -->"
+DATASETS = ("online_retail", "ta_feng")
+METRICS = ("roc_auc", "pr_auc", "f1", "brier", "log_loss", "lift_top10")
+
+
+def build_warehouse(dataset: str, warehouse: Path) -> None:
+    """Ingest the dataset through its mapping (unless already in `raw`) and build up to the training set."""
+    from anticipate.ingest import ingest
+
+    if not warehouse.exists():
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        ingest(SHARED_DATA / dataset, warehouse, mapping_path=REPOSITORY_ROOT / "mappings" / f"{dataset}.yml")
+    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_PROFILES_DIR": str(REPOSITORY_ROOT),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [DBT, "build", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(warehouse.parent / "target"),
+               "--select", "+customer_training_set", "--exclude-resource-type", "test", "unit_test"]
+    completed = subprocess.run(command, env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"dbt build failed for {dataset}:\n{completed.stdout[-4000:]}")
+
+
+def candidates(target: str, *, horizon_days: int) -> dict[str, object]:
+    from ml.models.baselines import DaysSinceLastPurchaseRanker, RecentFrequencyRate, RFMLogisticRegression
+    from ml.models.churn import ChurnClassifier
+    from ml.models.propensity import PropensityClassifier
+
+    tuning = {"n_iter": 6, "cv_folds": 3, "time_budget_seconds": 90, "n_jobs": 2, "random_state": 0}
+    if target == "churn":
+        return {
+            "LightGBM (tuned, calibrated)": ChurnClassifier(**tuning),
+            "random forest (tuned, calibrated)": ChurnClassifier(algorithm="random_forest", **tuning),
+            "baseline: RFM logistic regression": RFMLogisticRegression(random_state=0),
+            "baseline: days since last purchase": DaysSinceLastPurchaseRanker(),
+        }
+    return {
+        "LightGBM (tuned, calibrated)": PropensityClassifier(**tuning),
+        "baseline: recent frequency rate (90 d)": RecentFrequencyRate(window_days=90, horizon_days=horizon_days),
+    }
+
+
+def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
+    """Markdown lines: per target a table of candidates x metrics, or the reason it could not be trained."""
+    from ml.datasets import InsufficientHistoryError, TARGETS, load_training_set, prepare_features
+    from ml.evaluation import evaluate_candidates
+    from ml.explain import global_importance, shap_contributions
+
+    lines = [f"### {dataset}", ""]
+    for target in ("churn", "propensity"):
+        horizon = TARGETS[target][1]
+        frame = load_training_set(warehouse, target=target, horizon_days=horizon)
+        column = frame.columns[frame.columns.str.startswith(TARGETS[target][0])][0]
+        lines.append(f"**{target}** (`{column}`)")
+        lines.append("")
+        try:
+            started = time.perf_counter()
+            result = evaluate_candidates(frame, candidates(target, horizon_days=horizon), target_column=column,
+                                         horizon_days=horizon)
+        except InsufficientHistoryError as error:
+            lines += [f"Not trained: {error}.", ""]
+            print(f"{dataset} {target}: not trained: {error}", flush=True)
+            continue
+        split, table = result.split, result.table
+        lines.append(
+            f"Train: {len(split.train_as_of_dates)} as-of dates {split.train_as_of_dates[0].date()}..{split.train_as_of_dates[-1].date()}, "
+            f"{len(split.train_index):,} rows; holdout: as of {split.test_as_of_date.date()}, {table['samples'].iloc[0]:,} customers, "
+            f"positive rate {table['positive_rate'].iloc[0]:.3f}; {time.perf_counter() - started:.0f} s."
+        )
+        lines.append("")
+        lines.append("| candidate | " + " | ".join(METRICS) + " | threshold | fit s |")
+        lines.append("|---|" + "---:|" * (len(METRICS) + 2))
+        for name, row in table.iterrows():
+            lines.append(f"| {name} | " + " | ".join(f"{row[m]:.3f}" for m in METRICS)
+                         + f" | {row['threshold']:.3f} | {row['fit_seconds']:.1f} |")
+        lines.append("")
+        model = result.fitted["LightGBM (tuned, calibrated)"]
+        test_rows = frame.iloc[split.test_index]
+        importance = global_importance(shap_contributions(model, prepare_features(test_rows)))
+        top = ", ".join(f"{name.split('__', 1)[-1]} {value:.2f}" for name, value in importance.head(5).items())
+        lines += [f"LightGBM global mean \\|SHAP\\| (log-odds, holdout): {top}.", ""]
+        calibration = result.calibration["LightGBM (tuned, calibrated)"]
+        bins = "; ".join(f"{r.bin_lower:.1f}-{r.bin_upper:.1f}: {r.mean_predicted:.2f} vs {r.observed_rate:.2f} (n={r.samples})"
+                         for r in calibration.itertuples())
+        lines += [f"LightGBM calibration on the holdout (predicted vs observed): {bins}.", ""]
+        print("\n".join(lines[-12:]), flush=True)
+    return lines
+
+
+def write_results(body: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{BEGIN}\n{body}\n{END}"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n## Customer models on real data (`make bench-models`)\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", action="append", default=[], metavar="DATASET=PATH",
+                        help="use (and update the ml models of) this warehouse instead of building one")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args()
+    given = dict(item.split("=", 1) for item in args.warehouse)
+    if not SHARED_DATA.is_dir() and not given:
+        sys.exit(f"real datasets not found at {SHARED_DATA.resolve()}: they sit beside the developers' checkout")
+
+    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), "
+             "time-based holdout: fit on earlier as-of dates, scored on the latest labelled one, never seen in training.", ""]
+    for dataset in args.datasets:
+        warehouse = Path(given.get(dataset, WORK / dataset / "anticipate.duckdb"))
+        started = time.perf_counter()
+        build_warehouse(dataset, warehouse)
+        print(f"{dataset}: warehouse built in {time.perf_counter() - started:.0f} s", flush=True)
+        lines += evaluate_dataset(dataset, warehouse)
+    body = "\n".join(lines).rstrip()
+    if not args.no_write:
+        write_results(body)
+        print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
