@@ -31,6 +31,10 @@ WORK = REPOSITORY_ROOT / "benchmarks" / "work" / "models"
 RESULTS = REPOSITORY_ROOT / "benchmarks" / "RESULTS.md"
 DBT = str(Path(sys.executable).with_name("dbt"))
 BEGIN, END = "<!-- bench-models:begin -->", "<!-- bench-models:end -->"
+#: Text after this line inside the section is the hand-written reading of the numbers; a re-run keeps it.
+NOTES = "<!-- bench-models:notes -->"
+#: A churn ROC-AUC above this on real data is more likely a leak than skill (issue 3).
+LEAK_SUSPICION_ROC_AUC = 0.9
 DATASETS = ("online_retail", "ta_feng")
 METRICS = ("roc_auc", "pr_auc", "f1", "brier", "log_loss", "lift_top10")
 
@@ -104,6 +108,10 @@ def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
             lines.append(f"| {name} | " + " | ".join(f"{row[m]:.3f}" for m in METRICS)
                          + f" | {row['threshold']:.3f} | {row['fit_seconds']:.1f} |")
         lines.append("")
+        suspicious = table.index[table["roc_auc"] > LEAK_SUSPICION_ROC_AUC].tolist()
+        if target == "churn" and suspicious:
+            lines += [f"**Probable leak**: ROC-AUC above {LEAK_SUSPICION_ROC_AUC} for {', '.join(suspicious)}; "
+                      "check that no feature is dated on or after as_of_date.", ""]
         model = result.fitted["LightGBM (tuned, calibrated)"]
         test_rows = frame.iloc[split.test_index]
         importance = global_importance(shap_contributions(model, prepare_features(test_rows)))
@@ -119,8 +127,12 @@ def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
 
 def write_results(body: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{body}\n{END}"
-    if BEGIN in text:
+    notes = ""
+    section = re.search(re.escape(BEGIN) + "(.*?)" + re.escape(END), text, flags=re.S)
+    if section and NOTES in section.group(1):
+        notes = section.group(1).split(NOTES, 1)[1].strip()
+    block = f"{BEGIN}\n{body}\n\n{NOTES}\n{notes}\n{END}" if notes else f"{BEGIN}\n{body}\n{END}"
+    if section:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n## Customer models on real data (`make bench-models`)\n\n" + block + "\n"
