@@ -100,7 +100,7 @@ def _print_ingest_result(result) -> None:
         _print(f"  rejected {count:>8,}  {reason}")
 
 
-def run_daily_job(settings: Settings, *, mapping: Path | None = None):
+def run_daily_job(settings: Settings, *, mapping: Path | None = None, debug: bool = False):
     """Execute the `daily_refresh` job in this process: the job the schedule runs, recorded in DAGSTER_HOME."""
     _prepare_dagster_home()
     import dagster as dg
@@ -111,8 +111,9 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None):
     if prepare_manifest_if_stale():  # a dbt model changed since the last parse
         _progress("dbt project changed: manifest re-parsed")
     from orchestration.definitions import defs
+    from orchestration.loggers import cli_console_logger
 
-    job = defs.resolve_job_def("daily_refresh")
+    job = defs.resolve_job_def("daily_refresh").with_logger_defs({"console": cli_console_logger})
     run_config = {
         "resources": {
             "settings": {
@@ -123,7 +124,7 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None):
                 }
             }
         },
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        "loggers": {"console": {"config": {"log_level": "INFO", "tracebacks": debug}}},
     }
     with dg.DagsterInstance.get() as instance:
         try:
@@ -136,7 +137,7 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None):
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     started = time.perf_counter()
-    result = run_daily_job(settings, mapping=_mapping(args))
+    result = run_daily_job(settings, mapping=_mapping(args), debug=args.debug)
     checks = result.get_asset_check_evaluations()
     failed = [check for check in checks if not check.passed]
     _print(f"run {result.run_id} {'succeeded' if result.success else 'failed'} in {time.perf_counter() - started:.0f}s; "
@@ -165,7 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     generate_demo_data(settings.landing_dir, customers=args.customers, seed=args.seed, progress=_progress)
     _print("2/3 running the daily job: ingest -> dbt build (models + tests) -> downstream assets")
     started = time.perf_counter()
-    result = run_daily_job(settings)
+    result = run_daily_job(settings, debug=args.debug)
     checks = result.get_asset_check_evaluations()
     failed = [check for check in checks if not check.passed]
     _print(f"3/3 done in {time.perf_counter() - started:.0f}s: run {'succeeded' if result.success else 'FAILED'}, "

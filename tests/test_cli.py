@@ -90,3 +90,20 @@ def test_demo_data_rejects_a_bad_customer_count(tmp_path, bad):
     result = run_cli("demo-data", "--customers", bad, "--out", str(tmp_path))
     assert result.returncode == 2
     assert "--customers" in result.stderr
+
+
+def test_run_with_a_file_error_prints_one_error_line_and_no_traceback(tmp_path):
+    """`anticipate run` executes the Dagster job; its failure still reads as one line, tracebacks on --debug."""
+    landing = tmp_path / "landing"
+    write_minimal_landing(landing)
+    (landing / "orders.csv").write_text("order_id,ordered_at\no1,2024-01-05\n")
+    env = {"DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    args = ("run", "--landing-dir", str(landing), "--warehouse", str(tmp_path / "w.duckdb"))
+    result = run_cli(*args, env_extra=env)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: orders.csv: missing required column(s) customer_id (header is: order_id, ordered_at)"]
+    assert "Traceback" not in result.stderr and "Stack Trace" not in result.stderr
+    debug = run_cli(*args, "--debug", env_extra=env)
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr
