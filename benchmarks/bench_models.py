@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks.results import RESULTS, write_section
 
 # 2 cores: BLAS threads on top of LightGBM's would oversubscribe them; set before numpy loads
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -28,11 +29,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY_ROOT / ".." / "shared" / "data"
 WORK = REPOSITORY_ROOT / "benchmarks" / "work" / "models"
-RESULTS = REPOSITORY_ROOT / "benchmarks" / "RESULTS.md"
 DBT = str(Path(sys.executable).with_name("dbt"))
-BEGIN, END = "<!-- bench-models:begin -->", "<!-- bench-models:end -->"
-#: Text after this line inside the section is the hand-written reading of the numbers; a re-run keeps it.
-NOTES = "<!-- bench-models:notes -->"
 #: A churn ROC-AUC above this on real data is more likely a leak than skill (issue 3).
 LEAK_SUSPICION_ROC_AUC = 0.9
 DATASETS = ("online_retail", "ta_feng")
@@ -126,17 +123,7 @@ def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
 
 
 def write_results(body: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    notes = ""
-    section = re.search(re.escape(BEGIN) + "(.*?)" + re.escape(END), text, flags=re.S)
-    if section and NOTES in section.group(1):
-        notes = section.group(1).split(NOTES, 1)[1].strip()
-    block = f"{BEGIN}\n{body}\n\n{NOTES}\n{notes}\n{END}" if notes else f"{BEGIN}\n{body}\n{END}"
-    if section:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Customer models on real data (`make bench-models`)\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_section("bench-models", "Customer models on real data (`make bench-models`)", body)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -22,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.results import RESULTS, write_section
+
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 WORK = REPOSITORY_ROOT / "benchmarks" / "work"
-RESULTS = REPOSITORY_ROOT / "benchmarks" / "RESULTS.md"
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
-BEGIN, END = "<!-- bench-warehouse:begin -->", "<!-- bench-warehouse:end -->"
 
 #: dbt stages in data-flow order; each is `dbt build --select <selector>` (models and their tests).
 DBT_STAGES = (
@@ -141,13 +140,7 @@ def render(measurements: list[Measurement]) -> str:
 
 
 def write_results(table: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Warehouse scale (`make bench-warehouse`)\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_section("bench-warehouse", "Warehouse scale (`make bench-warehouse`)", table)
 
 
 def main() -> None:
