@@ -171,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     failed = [check for check in checks if not check.passed]
     _print(f"3/3 done in {time.perf_counter() - started:.0f}s: run {'succeeded' if result.success else 'FAILED'}, "
            f"{len(checks) - len(failed)} of {len(checks)} data tests passed")
-    _print(last_dbt_build())
+    _print(last_dbt_build(settings.warehouse))
     _print()
     _print("rows per mart:")
     for table, rows in mart_row_counts(settings.warehouse):

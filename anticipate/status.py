@@ -65,7 +65,8 @@ def warehouse_status(warehouse: Path) -> str:
         lines.extend(f"  {count:>10,}  {source:<24} {rule}" for source, rule, count in rules[:MAX_RULES_SHOWN])
         if len(rules) > MAX_RULES_SHOWN:
             lines.append(f"  ... {len(rules) - MAX_RULES_SHOWN} more rules: select * from raw.rejected_rows")
-    lines.append(last_dbt_build())
+    lines.append(last_dbt_build(warehouse))
+    lines.append(last_dagster_run())
     return "\n".join(lines)
 
 
@@ -90,16 +91,48 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
     ).fetchone()[0])
 
 
-def last_dbt_build() -> str:
-    """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation)."""
-    results = sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda path: path.stat().st_mtime)
-    if not results:
-        return "last dbt build: none recorded under target/"
-    payload = json.loads(results[-1].read_text())
-    counts: dict[tuple[str, str], int] = {}
-    for node in payload.get("results", []):
-        resource_type = node["unique_id"].split(".", 1)[0].replace("_", " ")  # model, seed, test, unit test
-        counts[resource_type, node["status"]] = counts.get((resource_type, node["status"]), 0) + 1
-    generated = payload.get("metadata", {}).get("generated_at", "?")
-    summary = ", ".join(f"{count} {resource_type}s {status}" for (resource_type, status), count in sorted(counts.items()))
-    return f"last dbt build ({generated}): {summary}"
+def last_dbt_build(warehouse: Path) -> str:
+    """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation) that built
+    this warehouse: dbt-duckdb names the database after the file, so relation names start with its stem."""
+    database = f'"{warehouse.stem}".'
+    for path in sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        payload = json.loads(path.read_text())
+        if not any((node.get("relation_name") or "").startswith(database) for node in payload.get("results", [])):
+            continue
+        counts: dict[tuple[str, str], int] = {}
+        for node in payload["results"]:
+            resource_type = node["unique_id"].split(".", 1)[0].replace("_", " ")  # model, seed, test, unit test
+            counts[resource_type, node["status"]] = counts.get((resource_type, node["status"]), 0) + 1
+        generated = payload.get("metadata", {}).get("generated_at", "?")
+        summary = ", ".join(f"{count} {kind}s {status}" for (kind, status), count in sorted(counts.items()))
+        return f"last dbt build ({generated}): {summary}"
+    return f"last dbt build: none of {warehouse.name} recorded under target/"
+
+
+def last_dagster_run() -> str:
+    """The newest run in DAGSTER_HOME (where `anticipate run` and `make dev` record runs)."""
+    import os
+    from datetime import datetime, timezone
+
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")
+    if not (home / "dagster.yaml").exists():
+        return f"last Dagster run: none recorded in {home}"
+    import dagster as dg  # deferred: 2 s of import, only for this line
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+    try:
+        with dg.DagsterInstance.get() as instance:
+            records = instance.get_run_records(limit=1)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME")
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+    if not records:
+        return f"last Dagster run: none recorded in {home}"
+    record = records[0]
+    started = datetime.fromtimestamp(record.start_time, timezone.utc) if record.start_time else None
+    took = f" in {record.end_time - record.start_time:.0f} s" if record.start_time and record.end_time else ""
+    return (f"last Dagster run: {record.dagster_run.job_name} {record.dagster_run.status.value.lower()}"
+            f"{f' at {started:%Y-%m-%d %H:%M:%S} UTC' if started else ''}{took} (run {record.dagster_run.run_id})")

@@ -74,6 +74,9 @@ def test_ingest_then_status_reports_counts_and_rejects(tmp_path):
     assert "raw" in status.stdout
     assert "order_items" in status.stdout
     assert "unit_price" in status.stdout  # the reject reason names the column
+    assert "last ingestion: batch" in status.stdout
+    assert "last dbt build: none of w.duckdb" in status.stdout  # ingested, never built
+    assert "last Dagster run:" in status.stdout
 
 
 def test_environment_variables_configure_the_paths(tmp_path):
