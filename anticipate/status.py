@@ -93,7 +93,8 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 
 def last_dbt_build(warehouse: Path) -> str:
     """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation) that built
-    this warehouse: dbt-duckdb names the database after the file, so relation names start with its stem."""
+    this warehouse: dbt-duckdb names the database after the file, so relation names start with its stem
+    (two warehouse files with the same name in different folders are not told apart)."""
     database = f'"{warehouse.stem}".'
     for path in sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         payload = json.loads(path.read_text())

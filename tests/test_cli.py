@@ -66,7 +66,7 @@ def test_ingest_then_status_reports_counts_and_rejects(tmp_path):
     write_minimal_landing(landing)
     with open(landing / "order_items.csv", "a") as handle:
         handle.write("o1,p1,1,not-a-number\n")
-    warehouse = tmp_path / "w.duckdb"
+    warehouse = tmp_path / "status_never_built.duckdb"
     ingested = run_cli("ingest", "--landing-dir", str(landing), "--warehouse", str(warehouse))
     assert ingested.returncode == 0, ingested.stderr
     status = run_cli("status", "--warehouse", str(warehouse))
@@ -75,7 +75,7 @@ def test_ingest_then_status_reports_counts_and_rejects(tmp_path):
     assert "order_items" in status.stdout
     assert "unit_price" in status.stdout  # the reject reason names the column
     assert "last ingestion: batch" in status.stdout
-    assert "last dbt build: none of w.duckdb" in status.stdout  # ingested, never built
+    assert "last dbt build: none of status_never_built.duckdb" in status.stdout  # ingested, never built
     assert "last Dagster run:" in status.stdout
 
 
