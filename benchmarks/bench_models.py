@@ -1,4 +1,4 @@
-"""Customer models on real data: churn and purchase propensity against their baselines, time-based holdout.
+"""Customer models on real data: churn, purchase propensity and 90-day CLV against their baselines, time-based holdout.
 
     make bench-models                 # builds both real-data warehouses under benchmarks/work/models (~5 min)
     python -m benchmarks.bench_models --warehouse online_retail=/tmp/or.duckdb   # reuse a built warehouse
@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -119,6 +120,125 @@ def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
                          for r in calibration.itertuples())
         lines += [f"LightGBM calibration on the holdout (predicted vs observed): {bins}.", ""]
         print("\n".join(lines[-12:]), flush=True)
+    lines += evaluate_clv(dataset, warehouse)
+    return lines
+
+
+CLV_METRICS = ("aggregate_error", "rmse", "mae", "spearman")
+
+
+def order_history(warehouse: Path):
+    """Purchase orders of marts.fct_orders with their net revenue: the transactions BG/NBD + Gamma-Gamma read.
+
+    Cancellations and returns carry their refunds in net_revenue already, and counting them as purchase
+    occasions would inflate frequency, so only `is_purchase` orders are occasions.
+    """
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(
+            "select customer_id, ordered_at, net_revenue from marts.fct_orders where is_purchase"
+        ).df()
+
+
+def evaluate_clv(dataset: str, warehouse: Path) -> list[str]:
+    """Markdown lines: 90-day revenue of the holdout customers, BG/NBD + Gamma-Gamma and LightGBM against baselines.
+
+    Same protocol as the classifiers: the holdout is the latest as-of date whose 90-day window is observed;
+    LightGBM trains on as-of dates whose window closes by then; the RFM models and baselines summarise every
+    purchase strictly before the holdout date. All are scored against `revenue_in_90d` of the holdout rows.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ml.clv import CustomerLifetimeValue, HistoricalAverageCLV, ZeroCLV, clv_metrics, rfm_summary
+    from ml.datasets import InsufficientHistoryError, load_training_set, prepare_features, target_column, time_split
+    from ml.models.clv_regressor import RevenueRegressor
+
+    horizon = 90
+    column = target_column("revenue", horizon)
+    lines = [f"**clv** (`{column}`)", ""]
+    frame = load_training_set(warehouse, target="revenue", horizon_days=horizon)
+    try:
+        # revenue has no classes: min_class_rows=0 keeps only the date rules of the split
+        split = time_split(frame, target_column=column, horizon_days=horizon, min_class_rows=0)
+    except InsufficientHistoryError as error:
+        lines += [f"Not trained: {error}.", ""]
+        print(f"{dataset} clv: not trained: {error}", flush=True)
+        return lines
+
+    started = time.perf_counter()
+    holdout = frame.iloc[split.test_index]
+    actual = holdout[column].to_numpy(dtype=float)
+    predictions, fit_seconds = {}, {}
+
+    orders = order_history(warehouse)
+    summary = rfm_summary(orders, customer_col="customer_id", datetime_col="ordered_at", monetary_col="net_revenue",
+                          observation_end=split.test_as_of_date)
+    # a holdout customer with no purchase before the as-of date is outside the RFM models' population: 0
+    scored = summary.reindex(pd.Index(holdout["customer_id"], name="customer_id"))
+    no_history = int(scored["frequency"].isna().sum())
+    known = scored.dropna()
+    probabilistic = None
+    for name, model in (("BG/NBD + Gamma-Gamma", CustomerLifetimeValue()),
+                        ("baseline: historical average x horizon", HistoricalAverageCLV()),
+                        ("baseline: predict zero", ZeroCLV())):
+        fit_started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(summary)
+        fit_seconds[name] = time.perf_counter() - fit_started
+        for warning in caught:
+            print(f"{dataset} clv {name}: {warning.message}", flush=True)
+        predicted = model.predict(known, horizon)
+        if isinstance(predicted, pd.DataFrame):
+            probabilistic, model_fitted = predicted, model
+            predicted = predicted["expected_revenue"]
+        predictions[name] = predicted.reindex(scored.index, fill_value=0.0).to_numpy(dtype=float)
+
+    name = "LightGBM regressor (tuned)"
+    fit_started = time.perf_counter()
+    regressor = RevenueRegressor(n_iter=6, cv_folds=3, time_budget_seconds=90, n_jobs=2, random_state=0)
+    features = prepare_features(frame)
+    regressor.fit(features.iloc[split.train_index], frame[column].to_numpy(dtype=float)[split.train_index],
+                  groups=frame["customer_id"].to_numpy()[split.train_index])
+    fit_seconds[name] = time.perf_counter() - fit_started
+    predictions[name] = regressor.predict(features.iloc[split.test_index])
+
+    lines.append(
+        f"Holdout: as of {split.test_as_of_date.date()}, {len(holdout):,} customers ({no_history} without a purchase "
+        f"before it, predicted 0 by the RFM models), actual revenue {actual.sum():,.0f} in total, "
+        f"{(actual > 0).mean():.3f} of them spend. LightGBM trains on {len(split.train_as_of_dates)} as-of dates "
+        f"{split.train_as_of_dates[0].date()}..{split.train_as_of_dates[-1].date()} ({len(split.train_index):,} rows); "
+        f"the RFM models on {len(summary):,} customers' purchases before the holdout date; "
+        f"{time.perf_counter() - started:.0f} s."
+    )
+    lines.append("")
+    lines.append("| candidate | " + " | ".join(CLV_METRICS) + " | predicted total | fit s |")
+    lines.append("|---|" + "---:|" * (len(CLV_METRICS) + 2))
+    order = ["BG/NBD + Gamma-Gamma", "LightGBM regressor (tuned)", "baseline: historical average x horizon",
+             "baseline: predict zero"]
+    for name in order:
+        metrics = clv_metrics(actual, predictions[name])
+        lines.append(f"| {name} | " + " | ".join("n/a" if np.isnan(metrics[m]) else f"{metrics[m]:.3f}" for m in CLV_METRICS)
+                     + f" | {predictions[name].sum():,.0f} | {fit_seconds[name]:.1f} |")
+    lines.append("")
+
+    # what BG/NBD says beyond revenue: purchase occasions (days with a purchase) against the observed ones
+    window_end = split.test_as_of_date + pd.Timedelta(days=horizon)
+    in_window = orders[(orders["ordered_at"] >= split.test_as_of_date) & (orders["ordered_at"] < window_end)]
+    occasions = in_window.assign(day=in_window["ordered_at"].dt.floor("D")).groupby("customer_id")["day"].nunique()
+    actual_occasions = occasions.reindex(known.index, fill_value=0)
+    bgnbd, gamma_gamma = model_fitted.purchases_model_.params_, model_fitted.spend_model_.params_
+    lines += [
+        "BG/NBD + Gamma-Gamma on the holdout customers with history: expected purchase days "
+        f"{probabilistic['expected_purchases'].sum():,.0f} against {actual_occasions.sum():,.0f} observed; mean P(alive) "
+        f"{probabilistic['p_alive'].mean():.2f}, against {(actual_occasions > 0).mean():.2f} who bought; mean expected "
+        f"spend per purchase {probabilistic['expected_average_value'].mean():,.1f}. Parameters: "
+        + ", ".join(f"{key} {value:.3g}" for key, value in {**bgnbd, **gamma_gamma}.items()) + ".",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
     return lines
 
 
