@@ -348,11 +348,14 @@ def drop_stage(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:
 
 
 def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
-    """Lines are read in Python (strict decoding, blank lines skipped); parsing is vectorised in DuckDB."""
+    """Lines are read in Python (strict decoding, blank lines skipped); parsing is vectorised in DuckDB.
+
+    Each block of lines is parsed and appended to the stage at once, so the file's text is never held whole:
+    a key first seen in a later block becomes a new column (NULL on the earlier rows, as for a line without it).
+    """
     encoding = _text_encoding(mapping)
-    lines = f"{staged.table}_lines"
-    # json_kind: the line's JSON type, NULL when it is not valid JSON.
-    con.execute(f"create or replace temp table {lines} (line VARCHAR, _row_number BIGINT, json_kind VARCHAR)")
+    con.execute(f"create or replace temp table {staged.table} (_row_number BIGINT, _problem VARCHAR, _extra VARCHAR)")
+    keys: list[str] = []  # every key seen so far, by first appearance; key i is column c<i>
     row_number = 0
     try:
         for records in _json_line_blocks(staged.path, encoding):
@@ -360,9 +363,7 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
                               "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
             con.register("_ingest_chunk", chunk)
             try:
-                # A CASE branch runs only on the rows its condition selects: json_type never sees invalid JSON.
-                con.execute(f"insert into {lines} select line, _row_number, "
-                            "case when json_valid(line) then json_type(line) end from _ingest_chunk")
+                _append_json_block(con, staged.table, keys)
             finally:
                 con.unregister("_ingest_chunk")
             row_number += len(records)
@@ -370,23 +371,41 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
         line, offset = _locate_decode_error(staged, encoding)
         raise FileError(staged.name, f"not valid {mapping.encoding or 'UTF-8'} at line {line} (byte offset {offset}): "
                         f"{error.reason}") from None
+    staged.header = keys
+    staged.rows_read = row_number
+
+
+def _append_json_block(con, table: str, keys: list[str]) -> None:
+    """Parse the registered `_ingest_chunk` (line, _row_number) into `table`, adding columns for new keys."""
+    block = "_ingest_json_block"
+    # json_kind: the line's JSON type, NULL when it is not valid JSON.
+    # A CASE branch runs only on the rows its condition selects: json_type never sees invalid JSON.
+    con.execute(f"create or replace temp table {block} as select line, _row_number, "
+                "case when json_valid(line) then json_type(line) end as json_kind from _ingest_chunk")
     # Most lines share one key list: group the lists first, then order keys by first appearance.
-    keys = [row[0] for row in con.execute(f"""
+    # Keys new to this block all appear after every known key, so appending them keeps the file's order.
+    block_keys = [row[0] for row in con.execute(f"""
         select key from (
             select unnest(keys) as key, generate_subscripts(keys, 1) as position, first_row
             from (select json_keys(line) as keys, min(_row_number) as first_row
-                  from {lines} where json_kind = 'OBJECT' group by keys))
+                  from {block} where json_kind = 'OBJECT' group by keys))
         group by key order by min(first_row), arg_min(position, first_row)
     """).fetchall()]
+    known = set(keys)
+    for key in block_keys:
+        if key not in known:
+            con.execute(f"alter table {table} add column c{len(keys)} VARCHAR")
+            keys.append(key)
+            known.add(key)
     # A key with a quote or backslash cannot be named in a JSON path; no contract column has one, so it
     # is only ever an ignored column (listed in the warnings) and its values are not extracted.
     nameable = [key for key in keys if not ('"' in key or "\\" in key)]
-    values = ", ".join(f"extracted[{nameable.index(key) + 1}] as c{index}" if key in nameable else f"null::varchar as c{index}"
-                       for index, key in enumerate(keys))
+    values = ", ".join(f"extracted[{nameable.index(key) + 1}]" if key in nameable else "null::varchar" for key in keys)
+    columns = "".join(f"c{index}, " for index in range(len(keys)))
     # One parse per line: a list of paths extracts every key at once.
     paths = f"[{', '.join(_json_path(key) for key in nameable)}]" if nameable else "[]::varchar[]"
     con.execute(f"""
-        create or replace temp table {staged.table} as
+        insert into {table} ({columns}_row_number, _problem, _extra)
         select {values}{', ' if values else ''} _row_number, _problem, _extra
         from (
             select _row_number,
@@ -394,12 +413,10 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
                 case when json_kind is null then 'line: not valid JSON'
                      when json_kind <> 'OBJECT' then 'line: not a JSON object' end as _problem,
                 case when json_kind is distinct from 'OBJECT' then json_object('_line', line)::varchar end as _extra
-            from {lines}
+            from {block}
         )
     """)
-    con.execute(f"drop table {lines}")
-    staged.header = keys
-    staged.rows_read = row_number
+    con.execute(f"drop table {block}")
 
 
 def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
