@@ -69,7 +69,7 @@ def load_flat_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, flat: Fla
     customer_columns = [name for name, (source, _) in FLAT_COLUMNS.items() if source == "customers"]
     con.execute(f"""
         create or replace temp table _ingest_flat_customer_lines as
-        select customer_id, ordered_at, _row_number, _file, {', '.join(map(ident, customer_columns))}
+        select customer_id, ordered_at, _row_number, {', '.join(map(ident, customer_columns))}
         from {CHECKED} where _reason = ''
     """)
     exclusion = _exclusion_condition(flat.exclude_products)
@@ -78,12 +78,12 @@ def load_flat_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, flat: Fla
                       f"product_id is not null and ({exclusion})")
     mapped = [name for name in names if name in flat.columns or (name == "customer_id" and fill)]
     key = ("order_id", "line_number") if "line_number" in flat.columns else None
-    reject_duplicates(con, CHECKED, mapped + ["line_number"] if key else mapped, key)
+    reject_duplicates(con, CHECKED, mapped + ["line_number"] if key else mapped, key, [staged.name])
 
-    _insert_customers(con, batch_id, now_sql)
-    _insert_products(con, flat, batch_id, now_sql)
-    _insert_orders(con, flat, batch_id, now_sql)
-    _insert_order_items(con, batch_id, now_sql)
+    _insert_customers(con, staged.name, batch_id, now_sql)
+    _insert_products(con, flat, staged.name, batch_id, now_sql)
+    _insert_orders(con, flat, staged.name, batch_id, now_sql)
+    _insert_order_items(con, staged.name, batch_id, now_sql)
 
     loaded, rejected = counts_by_file(con, CHECKED).get(0, (0, 0))
     rejects.update(reason_counts(con, CHECKED))
@@ -103,8 +103,8 @@ def load_flat_file(con: duckdb.DuckDBPyConnection, staged: StagedFile, flat: Fla
                         staged.content_hash)
 
 
-def _metadata(batch_id: str, now_sql: str, row: str) -> str:
-    return f"{sql_string(batch_id)}, any_value(_file), {row}, {now_sql}"
+def _metadata(file_name: str, batch_id: str, now_sql: str, row: str) -> str:
+    return f"{sql_string(batch_id)}, {sql_string(file_name)}, {row}, {now_sql}"
 
 
 def _insert(con, source: str, expressions: dict[str, str], from_sql: str) -> None:
@@ -114,17 +114,17 @@ def _insert(con, source: str, expressions: dict[str, str], from_sql: str) -> Non
                 f"_loaded_at) {from_sql.format(values=values)}")
 
 
-def _insert_customers(con, batch_id: str, now_sql: str) -> None:
+def _insert_customers(con, file_name: str, batch_id: str, now_sql: str) -> None:
     expressions = {"customer_id": "customer_id", "updated_at": "max(ordered_at)"}
     for name, (source, contract_name) in FLAT_COLUMNS.items():
         if source == "customers":
             expressions[contract_name] = f"arg_max({ident(name)}, {LATEST})"
     _insert(con, "customers", expressions,
-            f"select {{values}}, {_metadata(batch_id, now_sql, f'arg_max(_row_number, {LATEST})')} "
+            f"select {{values}}, {_metadata(file_name, batch_id, now_sql, f'arg_max(_row_number, {LATEST})')} "
             "from _ingest_flat_customer_lines group by customer_id order by customer_id")
 
 
-def _insert_products(con, flat: FlatMapping, batch_id: str, now_sql: str) -> None:
+def _insert_products(con, flat: FlatMapping, file_name: str, batch_id: str, now_sql: str) -> None:
     expressions = {
         "product_id": "product_id",
         "list_price": "median(unit_price) filter (where unit_price >= 0)",
@@ -135,11 +135,11 @@ def _insert_products(con, flat: FlatMapping, batch_id: str, now_sql: str) -> Non
         if source == "products":
             expressions[contract_name] = f"arg_max({ident(name)}, {LATEST})"
     _insert(con, "products", expressions,
-            f"select {{values}}, {_metadata(batch_id, now_sql, f'arg_max(_row_number, {LATEST})')} "
+            f"select {{values}}, {_metadata(file_name, batch_id, now_sql, f'arg_max(_row_number, {LATEST})')} "
             f"from {CHECKED} where _reason = '' group by product_id order by product_id")
 
 
-def _insert_orders(con, flat: FlatMapping, batch_id: str, now_sql: str) -> None:
+def _insert_orders(con, flat: FlatMapping, file_name: str, batch_id: str, now_sql: str) -> None:
     status = "arg_min(order_status, _row_number)"
     if flat.cancellation_prefix:
         status = f"case when starts_with(order_id, {sql_string(flat.cancellation_prefix)}) then 'cancelled' else {status} end"
@@ -152,11 +152,11 @@ def _insert_orders(con, flat: FlatMapping, batch_id: str, now_sql: str) -> None:
         "currency": sql_string(flat.currency) if flat.currency else "arg_min(currency, _row_number)",
     }
     _insert(con, "orders", expressions,
-            f"select {{values}}, {_metadata(batch_id, now_sql, 'min(_row_number)')} "
+            f"select {{values}}, {_metadata(file_name, batch_id, now_sql, 'min(_row_number)')} "
             f"from {CHECKED} where _reason = '' group by order_id order by min(_row_number)")
 
 
-def _insert_order_items(con, batch_id: str, now_sql: str) -> None:
+def _insert_order_items(con, file_name: str, batch_id: str, now_sql: str) -> None:
     expressions = {
         "order_id": "order_id",
         "line_number": "line_number",
@@ -168,5 +168,5 @@ def _insert_order_items(con, batch_id: str, now_sql: str) -> None:
     columns = SOURCES["order_items"].column_names
     values = ", ".join(f"{expressions[column]}" for column in columns)
     con.execute(f"insert into raw.order_items ({', '.join(columns)}, _batch_id, _source_file, _row_number, _loaded_at) "
-                f"select {values}, {sql_string(batch_id)}, _file, _row_number, {now_sql} "
+                f"select {values}, {sql_string(batch_id)}, {sql_string(file_name)}, _row_number, {now_sql} "
                 f"from {CHECKED} where _reason = '' order by _row_number")

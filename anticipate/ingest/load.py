@@ -26,7 +26,8 @@ from anticipate.ingest.normalize import file_select
 from anticipate.ingest.readers import StagedFile, content_hash, discover, drop_stage, stage_file
 from anticipate.ingest.record import counts_by_file, insert_rejects, reason_counts, unknown_reference_warnings
 from anticipate.ingest.result import FileLogEntry, IngestResult
-from anticipate.ingest.validate import append_reason, create_checked_table, ident, reject_duplicates, sql_string
+from anticipate.ingest.validate import (append_reason, create_checked_table, file_name_sql, ident, reject_duplicates,
+                                         sql_string)
 
 FLAT_SOURCE_NAME = "flat_order_lines"
 #: DuckDB may use this much memory at most (less on a small machine), then spills to disk.
@@ -243,12 +244,13 @@ class _Batch:
             append_reason(con, checked, "'order_id: unknown order: ''' || left(order_id, 80) || ''''",
                           "order_id is not null and not exists (select 1 from raw.orders as known "
                           f"where known.order_id = {checked}.order_id)")
-        reject_duplicates(con, checked, source.column_names, None if source.version_column else source.key)
+        file_names = [staged.name for staged in files]
+        reject_duplicates(con, checked, source.column_names, None if source.version_column else source.key, file_names)
 
         columns = ", ".join(map(ident, source.column_names))
         con.execute(f"""
             insert into raw.{source_name} ({columns}, _batch_id, _source_file, _row_number, _loaded_at)
-            select {columns}, {sql_string(self.batch_id)}, _file, _row_number, {self.now_sql}
+            select {columns}, {sql_string(self.batch_id)}, {file_name_sql(file_names)}, _row_number, {self.now_sql}
             from {checked} where _reason = ''
         """)
         counts = counts_by_file(con, checked)

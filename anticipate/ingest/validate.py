@@ -163,7 +163,7 @@ def value_map_sql(text: str, values: dict[str, str]) -> str:
 def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized: str, columns: Sequence[Column],
                          required: set[str], dialect: SourceMapping, now_sql: str,
                          outputs: dict[str, str] | None = None, present: set[str] | None = None) -> None:
-    """`table` := typed columns, `_reason`, `_file`, `_file_idx`, `_row_number` for every row of `normalized`.
+    """`table` := typed columns, `_reason`, `_file_idx`, `_row_number` for every row of `normalized`.
 
     `normalized` has one text column per Column (named after it) plus `_file`, `_file_idx`, `_row_number`,
     `_problem`. `outputs` replaces a column's stored value by an expression over the parsed values
@@ -201,10 +201,11 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
     reason = f"concat_ws('; ', _problem, {', '.join(reasons)})" if reasons else "coalesce(_problem, '')"
     # A JSON line that is no object has no values to check: its one reason is that.
     reason = f"case when starts_with(_problem, 'line: ') then _problem else {reason} end"
-    meta = "_problem, _file, _file_idx, _row_number"
+    # No per-row file name: `_file_idx` indexes the batch's file names (file_name_sql), which saves a text per row.
+    meta = "_problem, _file_idx, _row_number"
     con.execute(
         f"create or replace temp table {table} as select {', '.join(outer)}, {reason} as _reason, "
-        f"_file, _file_idx, _row_number from (select {', '.join(inner)}, {meta} "
+        f"_file_idx, _row_number from (select {', '.join(inner)}, {meta} "
         f"from (select *, {', '.join(trimmed) or 'null as _none'} from (select {', '.join(texts) or 'null as _nothing'}, "
         f"{meta} from {source})))"
     )
@@ -217,10 +218,20 @@ def append_reason(con: duckdb.DuckDBPyConnection, table: str, reason_sql: str, w
     con.execute(f"update {table} set _reason = concat_ws('; ', nullif(_reason, ''), {reason_sql}) where {where_sql}")
 
 
-def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Sequence[str], key: Sequence[str] | None) -> None:
+def file_name_sql(file_names: Sequence[str], file_idx_sql: str = "_file_idx") -> str:
+    """SQL giving the name of the file at index `file_idx_sql` among `file_names`; a constant for one file."""
+    if len(file_names) == 1:
+        return sql_string(file_names[0])
+    cases = " ".join(f"when {index} then {sql_string(name)}" for index, name in enumerate(file_names))
+    return f"(case {file_idx_sql} {cases} end)"
+
+
+def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Sequence[str], key: Sequence[str] | None,
+                      file_names: Sequence[str]) -> None:
     """Among rows otherwise valid: an exact repeat is rejected; with `key`, so is a later row with the same key.
 
     `key=None` keeps same-key rows with different content (versioned sources: staging takes the latest).
+    `file_names` are the batch's files in `_file_idx` order, named in the reasons.
     A hash finds the few candidate groups first; the window then compares real values, so a hash
     collision cannot reject a row.
     """
@@ -241,11 +252,11 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
     con.execute(f"""
         create or replace temp table _ingest_duplicates as
         select _file_idx, _row_number,
-            'duplicate: exact repeat of an earlier row: ' || first_file || ' row ' || first_row as reason
+            'duplicate: exact repeat of an earlier row: ' || {file_name_sql(file_names, 'first_file_idx')} || ' row ' || first_row as reason
         from (
             select _file_idx, _row_number,
                 row_number() over content_window as exact_rank,
-                first_value(_file) over content_window as first_file,
+                first_value(_file_idx) over content_window as first_file_idx,
                 first_value(_row_number) over content_window as first_row
             from {candidates}
             where _reason = '' and hash({content_sql}) in (
@@ -260,11 +271,11 @@ def reject_duplicates(con: duckdb.DuckDBPyConnection, table: str, content: Seque
         con.execute(f"""
             insert into _ingest_duplicates
             select _file_idx, _row_number,
-                'duplicate: same key with different content: ' || shown_key || ' first in ' || first_file || ' row ' || first_row
+                'duplicate: same key with different content: ' || shown_key || ' first in ' || {file_name_sql(file_names, 'first_file_idx')} || ' row ' || first_row
             from (
                 select _file_idx, _row_number, {shown_key} as shown_key,
                     row_number() over key_window as key_rank,
-                    first_value(_file) over key_window as first_file,
+                    first_value(_file_idx) over key_window as first_file_idx,
                     first_value(_row_number) over key_window as first_row
                 from {candidates} as candidate
                 where _reason = '' and hash({key_sql}) in (

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anticipate.ingest import ingest
+from anticipate.ingest import readers
 from anticipate.ingest.readers import _json_line_blocks
 from anticipate.ingest.validate import ISO_OFFSET, ISO_TIMESTAMP, ISO_TIMESTAMP_WITH_OFFSET, trimmed_or_null
 
@@ -84,4 +85,44 @@ def test_parquet_duplicates_and_rejects_keep_the_file_text(landing, warehouse, q
             "remove_from_cart, checkout, purchase)", " Bogus "),
         (3, "duplicate: exact repeat of an earlier row: web_events.parquet row 1", "page_view"),
         (4, "duplicate: same key with different content: event_id 'e1' first in web_events.parquet row 1", "search"),
+    ]
+
+
+def test_json_lines_parsed_block_by_block_equal_the_file_parsed_at_once(tmp_path, minimal_files, write, query, now,
+                                                                     monkeypatch):
+    # Keys first seen in a later block (rating, extra, a key no JSON path can name) become columns then;
+    # a line that is no object and a duplicate sit in other blocks than the rows they relate to.
+    lines = [
+        '{"review_id": "r1", "product_id": "p1", "reviewed_at": "2024-05-01T10:00:00Z"}',
+        '[1, 2]',
+        '{"reviewed_at": "2024-05-02", "review_id": "r2", "rating": 4, "product_id": "p1"}',
+        '{"review_id": "r1", "product_id": "p1", "reviewed_at": "2024-05-01T10:00:00Z"}',
+        '{"extra": {"a": [1]}, "review_id": "r3", "product_id": "p2", "reviewed_at": "2024-05-03", "rating": 9}',
+        '{"we\\"ird": true, "review_id": "r4", "product_id": "p2", "reviewed_at": "2024-05-04", "rating": "x"}',
+    ]
+
+    def outcome(folder_name: str):
+        landing, warehouse = tmp_path / folder_name, tmp_path / f"{folder_name}.duckdb"
+        write(landing, {**minimal_files, "product_reviews.jsonl": "\n".join(lines) + "\n"})
+        result = ingest(landing, warehouse, now=now)
+        reviews = next(entry for entry in result.files if entry.source == "product_reviews")
+        return (
+            (reviews.rows_read, reviews.rows_loaded, reviews.rows_rejected, reviews.warnings),
+            query(warehouse, "select review_id, product_id, rating, reviewed_at, _row_number from raw.product_reviews "
+                             "order by _row_number"),
+            query(warehouse, "select row_number, raw_values, reason from raw.rejected_rows order by row_number"),
+        )
+
+    whole = outcome("whole")
+    small_blocks = functools.partial(readers._json_line_blocks, block_chars=1)  # one line per block
+    monkeypatch.setattr(readers, "_json_line_blocks", lambda path, encoding: small_blocks(path, encoding))
+    by_line = outcome("by_line")
+
+    assert by_line == whole
+    assert whole[0] == (6, 2, 4, ['ignored unknown columns: extra, we"ird'])
+    assert [(row, reason) for row, _, reason in whole[2]] == [
+        (2, "line: not a JSON object"),
+        (4, "duplicate: exact repeat of an earlier row: product_reviews.jsonl row 1"),
+        (5, "rating: out of bounds [1, 5]: '9'"),
+        (6, "rating: not a decimal number: 'x'"),
     ]
