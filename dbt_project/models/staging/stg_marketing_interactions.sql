@@ -1,11 +1,5 @@
 with
 
-source as (
-
-    select * from {{ source('raw', 'marketing_interactions') }}
-
-),
-
 interaction_types as (
 
     select * from {{ ref('marketing_interaction_types') }}
@@ -21,12 +15,7 @@ channels as (
 -- an interaction re-sent in a later batch is a correction: keep the latest load
 latest_versions as (
 
-    select * from source
-    where {{ clean_id('interaction_id') }} is not null
-    qualify row_number() over (
-        partition by {{ clean_id('interaction_id') }}
-        {{ latest_version_order() }}
-    ) = 1
+    {{ latest_versions_by_rowid(source('raw', 'marketing_interactions'), clean_id('interaction_id')) }}
 
 ),
 

@@ -1,11 +1,5 @@
 with
 
-source as (
-
-    select * from {{ source('raw', 'web_events') }}
-
-),
-
 event_types as (
 
     select * from {{ ref('event_types') }}
@@ -15,12 +9,7 @@ event_types as (
 -- an event re-sent in a later batch is a correction: keep the latest load
 latest_versions as (
 
-    select * from source
-    where {{ clean_id('event_id') }} is not null
-    qualify row_number() over (
-        partition by {{ clean_id('event_id') }}
-        {{ latest_version_order() }}
-    ) = 1
+    {{ latest_versions_by_rowid(source('raw', 'web_events'), clean_id('event_id')) }}
 
 ),
 
