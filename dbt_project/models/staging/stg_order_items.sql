@@ -1,33 +1,40 @@
 with
 
-source as (
-
-    select * from {{ source('raw', 'order_items') }}
-
-),
-
+-- ingestion fills line_number from row order; numbering keeps the key whole if an export slips through
+-- without it. Both windows sort only keys, ordering columns and row ids (see latest_versions_by_rowid).
 numbered as (
 
     select
-        *,
-        -- ingestion fills line_number from row order; this keeps the key whole if an export slips through without it
+        rowid as raw_rowid,
+        {{ clean_id('order_id') }} as cleaned_order_id,
         coalesce(
             line_number,
             row_number() over (partition by {{ clean_id('order_id') }}, _batch_id order by _row_number)
         ) as filled_line_number,
-    from source
+        _loaded_at,
+        _row_number,
+    from {{ source('raw', 'order_items') }}
     where {{ clean_id('order_id') }} is not null
 
 ),
 
 -- a line re-sent in a later batch is a correction: keep the latest load
-latest_versions as (
+winners as (
 
-    select * from numbered
+    select raw_rowid, filled_line_number from numbered
     qualify row_number() over (
-        partition by {{ clean_id('order_id') }}, filled_line_number
+        partition by cleaned_order_id, filled_line_number
         {{ latest_version_order() }}
     ) = 1
+
+),
+
+latest_versions as (
+
+    select raw_rows.*, winners.filled_line_number,
+    from {{ source('raw', 'order_items') }} as raw_rows
+    inner join winners
+        on raw_rows.rowid = winners.raw_rowid
 
 ),
 
