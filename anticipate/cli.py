@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from anticipate.config import LANDING_DIR_VAR, PROJECT_ROOT, WAREHOUSE_VAR, Settings
+from anticipate.config import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, LANDING_DIR_VAR, PROJECT_ROOT, WAREHOUSE_VAR, Settings
 
 EXAMPLE_QUERIES = (
     "select count(*) as customers, count(*) filter (where is_placeholder) as placeholders from marts.dim_customers;",
@@ -34,8 +34,9 @@ def _progress(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(landing_dir=getattr(args, "landing_dir", None), warehouse=getattr(args, "warehouse", None))
+def _settings(args: argparse.Namespace, *, landing_dir: str | None = None, warehouse: str | None = None) -> Settings:
+    settings = Settings.from_env(landing_dir=getattr(args, "landing_dir", None) or landing_dir,
+                                 warehouse=getattr(args, "warehouse", None) or warehouse)
     resolved = Settings(landing_dir=settings.landing_dir.resolve(), warehouse=settings.warehouse.resolve())
     # dbt (a subprocess) and Dagster resources read the same variables: make them agree with the CLI.
     os.environ[LANDING_DIR_VAR] = str(resolved.landing_dir)
@@ -155,11 +156,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_settings(args: argparse.Namespace) -> Settings:
+    """The demo's own paths, never ANTICIPATE_*: a shop's exports and warehouse must not be overwritten by demo data."""
+    return _settings(args, landing_dir=DEFAULT_LANDING_DIR, warehouse=DEFAULT_WAREHOUSE)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from anticipate.demo_data import generate_demo_data
     from anticipate.status import last_dbt_build, mart_row_counts, rejected_rows_by_rule
 
-    settings = _settings(args)
+    settings = demo_settings(args)
     _print(f"1/3 generating demo data for {args.customers:,} customers into {settings.landing_dir}")
     if settings.warehouse.exists() and args.fresh:
         settings.warehouse.unlink()
@@ -229,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
 
     demo = commands.add_parser("demo", help="demo data + the daily job + a summary (what `make demo` runs)")
-    add_paths(demo, mapping=False)
+    add_debug(demo)
+    # Unlike the other commands, ANTICIPATE_* do not apply: the demo writes only where it is told to.
+    demo.add_argument("--landing-dir", help=f"where to write demo landing files (default {DEFAULT_LANDING_DIR})")
+    demo.add_argument("--warehouse", help=f"demo DuckDB file, replaced unless --keep-warehouse (default {DEFAULT_WAREHOUSE})")
     demo.add_argument("--customers", type=_positive_int, default=20_000)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--keep-warehouse", dest="fresh", action="store_false", help="keep the existing warehouse file")
