@@ -112,7 +112,8 @@ def render(measurements: list[Measurement]) -> str:
     sizes = sorted({m.customers for m in measurements})
     lines = [
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"`make bench-warehouse`. Peak memory is each stage's own process (ru_maxrss).",
+        f"`python -m benchmarks.bench_warehouse --customers {' '.join(str(size) for size in sizes)}`. "
+        "Peak memory is each stage's own process (ru_maxrss).",
         "",
         "| customers | stage | seconds | peak MiB |",
         "|---:|---|---:|---:|",
