@@ -135,17 +135,22 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None, debug: boo
             raise error.user_exception from error
 
 
+def _report_run(result, started: float, *, prefix: str = "") -> bool:
+    """Print the run's outcome and each failed data test; True when the run and every test passed."""
+    checks = result.get_asset_check_evaluations()
+    failed = [check for check in checks if not check.passed]
+    _print(f"{prefix}done in {time.perf_counter() - started:.0f}s: run {'succeeded' if result.success else 'FAILED'}, "
+           f"{len(checks) - len(failed)} of {len(checks)} data tests passed (run {result.run_id})")
+    for check in failed:
+        _print(f"  failed test: {check.asset_key.to_user_string()} {check.check_name}")
+    return result.success and not failed
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     started = time.perf_counter()
     result = run_daily_job(settings, mapping=_mapping(args), debug=args.debug)
-    checks = result.get_asset_check_evaluations()
-    failed = [check for check in checks if not check.passed]
-    _print(f"run {result.run_id} {'succeeded' if result.success else 'failed'} in {time.perf_counter() - started:.0f}s; "
-           f"{len(checks) - len(failed)} of {len(checks)} data tests passed")
-    for check in failed:
-        _print(f"  failed test: {check.asset_key.to_user_string()} {check.check_name}")
-    return 0 if result.success and not failed else 1
+    return 0 if _report_run(result, started) else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -173,10 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print("2/3 running the daily job: ingest -> dbt build (models + tests) -> downstream assets")
     started = time.perf_counter()
     result = run_daily_job(settings, debug=args.debug)
-    checks = result.get_asset_check_evaluations()
-    failed = [check for check in checks if not check.passed]
-    _print(f"3/3 done in {time.perf_counter() - started:.0f}s: run {'succeeded' if result.success else 'FAILED'}, "
-           f"{len(checks) - len(failed)} of {len(checks)} data tests passed")
+    passed = _report_run(result, started, prefix="3/3 ")
     _print(last_dbt_build(settings.warehouse))
     _print()
     _print("rows per mart:")
@@ -193,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for query in EXAMPLE_QUERIES:
         _print()
         _print("  " + query.replace("\n", "\n  "))
-    return 0 if result.success and not failed else 1
+    return 0 if passed else 1
 
 
 # --- parser -----------------------------------------------------------------------------------

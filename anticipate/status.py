@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from anticipate.config import PROJECT_ROOT, SCHEMAS
+from anticipate.ingest.record import reject_rule_sql
 
 MAX_RULES_SHOWN = 20
 
@@ -77,8 +78,8 @@ def rejected_rows_by_rule(warehouse: Path) -> list[tuple[str, str, int]]:
         if not _exists(connection, "raw", "rejected_rows"):
             return []
         return connection.execute(
-            """
-            select source, regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*) as rows
+            f"""
+            select source, {reject_rule_sql('part')} as rule, count(*) as rows
             from (select source, unnest(string_split(reason, '; ')) as part from raw.rejected_rows)
             group by all order by rows desc, source, rule
             """

@@ -37,10 +37,17 @@ def counts_by_file(con: duckdb.DuckDBPyConnection, checked: str) -> dict[int, tu
     return {file_idx: (loaded, rejected) for file_idx, loaded, rejected in rows}
 
 
+def reject_rule_sql(reason_part: str) -> str:
+    """SQL for the rule of one `; `-separated reason part: `<subject>: <rule>`, without the offending value.
+
+    Shared with `anticipate status`, so the CLI and the ingestion result count rejects the same way."""
+    return f"regexp_extract({reason_part}, '^([^:]*: [^:]*)', 1)"
+
+
 def reason_counts(con: duckdb.DuckDBPyConnection, checked: str) -> Counter:
     """Rejected rows per rule; the rule is a reason part up to its value (`<subject>: <rule>`)."""
     rows = con.execute(f"""
-        select regexp_extract(part, '^([^:]*: [^:]*)', 1) as rule, count(*)
+        select {reject_rule_sql('part')} as rule, count(*)
         from (select unnest(string_split(_reason, '; ')) as part from {checked} where _reason <> '')
         group by rule
     """).fetchall()
