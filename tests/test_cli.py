@@ -112,18 +112,12 @@ def test_run_with_a_file_error_prints_one_error_line_and_no_traceback(tmp_path):
     assert "Traceback" in debug.stderr
 
 
-def test_demo_ignores_the_shops_configured_paths(tmp_path):
+def test_demo_ignores_the_shops_configured_paths(tmp_path, monkeypatch):
     """`make demo` must never write demo files into a shop's exports or replace its warehouse."""
     from anticipate.cli import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, build_parser, demo_settings
 
-    shop_landing, shop_warehouse = tmp_path / "exports", tmp_path / "shop.duckdb"
-    previous = {name: os.environ.get(name) for name in ("ANTICIPATE_LANDING_DIR", "ANTICIPATE_WAREHOUSE")}
-    os.environ.update(ANTICIPATE_LANDING_DIR=str(shop_landing), ANTICIPATE_WAREHOUSE=str(shop_warehouse))
-    try:
-        args = build_parser().parse_args(["demo"])
-        settings = demo_settings(args)
-    finally:
-        for name, value in previous.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    monkeypatch.setenv("ANTICIPATE_LANDING_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("ANTICIPATE_WAREHOUSE", str(tmp_path / "shop.duckdb"))
+    settings = demo_settings(build_parser().parse_args(["demo"]))
     assert settings.landing_dir == Path(DEFAULT_LANDING_DIR).resolve()
     assert settings.warehouse == Path(DEFAULT_WAREHOUSE).resolve()

@@ -34,17 +34,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("demo")
     landing, warehouse = root / "landing", root / "warehouse" / "anticipate.duckdb"
     summary = generate_demo_data(landing, customers=400, seed=7)
-    previous = {name: os.environ.get(name) for name in ("DAGSTER_HOME", "ANTICIPATE_WAREHOUSE")}
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    os.environ["ANTICIPATE_WAREHOUSE"] = str(warehouse)
-    try:
+    with pytest.MonkeyPatch.context() as environment:  # the fixture is module-scoped: no monkeypatch fixture
+        environment.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        environment.setenv("ANTICIPATE_WAREHOUSE", str(warehouse))
         result = run_daily_job(Settings(landing_dir=landing, warehouse=warehouse))
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return result, landing, warehouse, summary
 
 
