@@ -101,8 +101,11 @@ def _print_ingest_result(result) -> None:
         _print(f"  rejected {count:>8,}  {reason}")
 
 
-def run_daily_job(settings: Settings, *, mapping: Path | None = None, debug: bool = False):
-    """Execute the `daily_refresh` job in this process: the job the schedule runs, recorded in DAGSTER_HOME."""
+def run_daily_job(settings: Settings, *, mapping: Path | None = None, debug: bool = False,
+                  model_training: dict | None = None):
+    """Execute the `daily_refresh` job in this process: the job the schedule runs, recorded in DAGSTER_HOME.
+
+    `model_training` overrides fields of the ModelTraining resource (e.g. a smaller search in tests)."""
     _prepare_dagster_home()
     import dagster as dg
     from dagster._core.errors import DagsterExecutionStepExecutionError
@@ -123,7 +126,8 @@ def run_daily_job(settings: Settings, *, mapping: Path | None = None, debug: boo
                     "warehouse": str(settings.warehouse),
                     "mapping_path": str(mapping) if mapping else None,
                 }
-            }
+            },
+            "model_training": {"config": dict(model_training or {})},
         },
         "loggers": {"console": {"config": {"log_level": "INFO", "tracebacks": debug}}},
     }

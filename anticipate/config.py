@@ -8,6 +8,7 @@ from pathlib import Path
 
 LANDING_DIR_VAR = "ANTICIPATE_LANDING_DIR"
 WAREHOUSE_VAR = "ANTICIPATE_WAREHOUSE"
+MODELS_DIR_VAR = "ANTICIPATE_MODELS_DIR"
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_WAREHOUSE = "warehouse/anticipate.duckdb"
 
@@ -32,3 +33,10 @@ class Settings:
         landing = landing_dir or os.environ.get(LANDING_DIR_VAR) or DEFAULT_LANDING_DIR
         wh = warehouse or os.environ.get(WAREHOUSE_VAR) or DEFAULT_WAREHOUSE
         return cls(landing_dir=Path(landing).expanduser(), warehouse=Path(wh).expanduser())
+
+
+def models_dir_for(warehouse: str | os.PathLike, models_dir: str | os.PathLike | None = None) -> Path:
+    """Where fitted model artifacts and reports go: `models_dir`, else ANTICIPATE_MODELS_DIR, else a `models`
+    folder beside the warehouse file (so a demo warehouse and a shop's warehouse never share models)."""
+    chosen = models_dir or os.environ.get(MODELS_DIR_VAR)
+    return Path(chosen).expanduser() if chosen else Path(warehouse).expanduser().parent / "models"

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ml.models.tuned import TunedCalibratedClassifier
 
-__all__ = ["shap_contributions", "top_drivers", "global_importance"]
+__all__ = ["shap_contributions", "top_drivers", "global_importance", "regressor_importance"]
 
 
 def shap_contributions(classifier: TunedCalibratedClassifier, X: pd.DataFrame) -> pd.DataFrame:
@@ -56,3 +56,16 @@ def top_drivers(contributions: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
 def global_importance(contributions: pd.DataFrame) -> pd.Series:
     """Mean |SHAP| per feature over the rows, largest first."""
     return contributions.drop(columns="expected_value").abs().mean().sort_values(ascending=False)
+
+
+def regressor_importance(regressor, X: pd.DataFrame) -> pd.Series:
+    """Mean |SHAP| per feature of a fitted ml.models.clv_regressor.RevenueRegressor over the rows of X, largest
+    first, in the target's units (revenue)."""
+    model = getattr(regressor, "model_", None)
+    if model is None or not hasattr(model, "booster_"):
+        raise TypeError(f"regressor_importance needs a fitted RevenueRegressor, got {type(regressor).__name__}")
+    columns = list(regressor.feature_names_in_)
+    # LGBMRegressor.predict maps pandas categories the way fit saw them; the raw booster would not
+    contributions = model.predict(X[columns], pred_contrib=True)
+    frame = pd.DataFrame(contributions, columns=[*columns, "expected_value"], index=X.index)
+    return global_importance(frame)

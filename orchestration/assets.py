@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from anticipate.contract import LOAD_ORDER
 from orchestration.project import dbt_project
@@ -64,13 +64,34 @@ class LayeredDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+#: dbt models reading the scoring assets' tables. They build in a second dbt step after scoring: one
+#: @dbt_assets for the whole project would make the graph a cycle (marts -> scoring -> dbt).
+PREDICTION_MODELS_SELECTOR = "tag:predictions"
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    exclude=PREDICTION_MODELS_SELECTOR,
     dagster_dbt_translator=LayeredDbtTranslator(),
     pool=WAREHOUSE_POOL,
 )
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: AnticipateSettings):
-    """`dbt build`: seeds, models and their tests (surfaced as asset checks)."""
+    """`dbt build` up to the marts and training sets: seeds, models and their tests (surfaced as asset checks)."""
+    settings.export_warehouse_for_dbt()
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=PREDICTION_MODELS_SELECTOR,
+    name="prediction_dbt_models",
+    # the prediction tables' own tests become checks of the scoring assets that wrote them
+    dagster_dbt_translator=LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
+    pool=WAREHOUSE_POOL,
+)
+def prediction_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: AnticipateSettings):
+    """`dbt build` of the reader-facing models over the prediction tables, with the tests of those tables."""
     settings.export_warehouse_for_dbt()
     yield from dbt.cli(["build"], context=context).stream()

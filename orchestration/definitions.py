@@ -2,17 +2,19 @@
 
 import dagster as dg
 
-from orchestration.assets import ingest_landing_files, warehouse_dbt_models
+from orchestration.assets import ingest_landing_files, prediction_dbt_models, warehouse_dbt_models
 from orchestration.jobs import daily_refresh_job
-from orchestration.resources import AnticipateSettings, dbt_cli_resource
+from orchestration.model_assets import model_assets
+from orchestration.resources import AnticipateSettings, ModelTraining, dbt_cli_resource
 from orchestration.schedules import daily_refresh_schedule
 
 defs = dg.Definitions(
-    assets=[ingest_landing_files, warehouse_dbt_models],
+    assets=[ingest_landing_files, warehouse_dbt_models, *model_assets, prediction_dbt_models],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
     resources={
         "settings": AnticipateSettings(),
+        "model_training": ModelTraining(),
         "dbt": dbt_cli_resource(),
     },
 )

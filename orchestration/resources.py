@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from anticipate.config import WAREHOUSE_VAR, Settings
+from anticipate.config import WAREHOUSE_VAR, Settings, models_dir_for
 from orchestration.project import dbt_project
 
 
@@ -30,6 +30,34 @@ class AnticipateSettings(dg.ConfigurableResource):
         settings = self.resolve()
         os.environ[WAREHOUSE_VAR] = str(settings.warehouse)
         return settings
+
+
+class ModelTraining(dg.ConfigurableResource):
+    """How the customer models train: where artifacts go, how hard the hyper-parameter search works, and
+    the label horizons. The horizons must match the dbt vars churn_horizon_days, propensity_horizon_days
+    and revenue_horizon_days that named the label columns (defaults 90, 30, 90)."""
+
+    models_dir: str | None = None
+    n_iter: int = 6
+    cv_folds: int = 3
+    time_budget_seconds: float = 60.0
+    n_jobs: int = 2
+    random_state: int = 0
+    min_train_dates: int = 3
+    min_class_rows: int = 20
+    churn_horizon_days: int = 90
+    propensity_horizon_days: int = 30
+    revenue_horizon_days: int = 90
+
+    def models_path(self, warehouse: Path) -> Path:
+        return models_dir_for(warehouse, self.models_dir).resolve()
+
+    def training_settings(self):
+        from ml.training import TrainingSettings  # deferred: scipy and scikit-learn are slow to import
+
+        return TrainingSettings(n_iter=self.n_iter, cv_folds=self.cv_folds, time_budget_seconds=self.time_budget_seconds,
+                                n_jobs=self.n_jobs, random_state=self.random_state,
+                                min_train_dates=self.min_train_dates, min_class_rows=self.min_class_rows)
 
 
 def dbt_cli_resource() -> DbtCliResource:

@@ -23,6 +23,8 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 PII_COLUMN_NAMES = ("email", "phone", "first_name", "last_name", "full_name", "city", "postal_code", "birth_date", "address")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_warehouse")]
+# a small search: the tests check the wiring and the tables, not the model's quality (benchmarks do that)
+FAST_TRAINING = {"n_iter": 1, "cv_folds": 2, "n_jobs": 1, "time_budget_seconds": 10}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as environment:  # the fixture is module-scoped: no monkeypatch fixture
         environment.setenv("DAGSTER_HOME", str(root / "dagster_home"))
         environment.setenv("ANTICIPATE_WAREHOUSE", str(warehouse))
-        result = run_daily_job(Settings(landing_dir=landing, warehouse=warehouse))
+        result = run_daily_job(Settings(landing_dir=landing, warehouse=warehouse), model_training=FAST_TRAINING)
     return result, landing, warehouse, summary
 
 
@@ -146,3 +148,123 @@ def test_features_as_of_a_date_do_not_change_when_later_data_is_removed(demo_run
                 assert math.isclose(value_after, value_before, rel_tol=1e-9, abs_tol=1e-9), row_before[0]
             else:
                 assert value_after == value_before, row_before[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Models and predictions (issue 3): the same run trained, registered and scored every model.
+
+ONE_ROW_PER_CUSTOMER_OF = {
+    # table -> the customers it must hold exactly once, from marts.customer_features_current
+    "predictions.churn_scores": "not is_placeholder and purchase_orders_365d > 0",
+    "predictions.purchase_propensity": "not is_placeholder",
+    "predictions.customer_lifetime_value": "not is_placeholder and purchase_orders_lifetime > 0",
+}
+
+
+def test_prediction_tables_have_the_published_columns_and_one_row_per_customer_of_their_population(demo_run):
+    from ml.prediction_tables import PREDICTION_TABLES
+
+    _, _, warehouse, _ = demo_run
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for table, columns in PREDICTION_TABLES.items():
+            schema, name = table.split(".")
+            described = connection.execute(
+                "select column_name, lower(data_type) from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
+            ).fetchall()
+            assert described == [(column, kind) for column, kind in columns], table
+            population = connection.execute(
+                f"select list(customer_id order by customer_id) from marts.customer_features_current "
+                f"where {ONE_ROW_PER_CUSTOMER_OF[table]}"
+            ).fetchone()[0]
+            scored = connection.execute(f"select list(customer_id order by customer_id) from {table}").fetchone()[0]
+            assert len(population) > 50, table
+            assert scored == population, table
+            versions = connection.execute(f"select count(distinct model_version), count(distinct scored_at) from {table}").fetchone()
+            assert versions == (1, 1), table
+
+
+def test_prediction_values_are_in_range_and_explained(demo_run):
+    _, _, warehouse, _ = demo_run
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        churn = connection.execute(
+            "select min(churn_probability), max(churn_probability), count(distinct risk_band), "
+            "count(*) filter (where json_array_length(top_drivers) <> 3) from predictions.churn_scores"
+        ).fetchone()
+        assert 0 <= churn[0] < churn[1] <= 1 and churn[2] >= 2 and churn[3] == 0
+        driver = connection.execute("select top_drivers->0 from predictions.churn_scores limit 1").fetchone()[0]
+        assert set(json.loads(driver)) == {"feature", "value", "shap", "effect"}
+        propensity = connection.execute(
+            "select min(probability), max(probability), min(horizon_days), max(horizon_days) from predictions.purchase_propensity"
+        ).fetchone()
+        assert 0 <= propensity[0] < propensity[1] <= 1 and propensity[2:] == (30, 30)
+        clv = connection.execute(
+            "select min(expected_purchases), min(p_alive), max(p_alive), sum(expected_revenue), min(horizon_days) "
+            "from predictions.customer_lifetime_value"
+        ).fetchone()
+        assert clv[0] >= 0 and 0 <= clv[1] <= clv[2] <= 1 and clv[3] > 0 and clv[4] == 90
+        wide = connection.execute(
+            "select count(*), count(churn_probability), count(purchase_probability), count(expected_revenue) "
+            "from predictions.customer_predictions"
+        ).fetchone()
+        assert wide[0] == wide[2] > wide[1] > 0 and wide[3] > 0
+
+
+def test_every_model_is_registered_once_as_champion_with_metrics_beside_baselines_and_a_report(demo_run):
+    _, _, warehouse, _ = demo_run
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        registry = connection.execute(
+            "select model_name, model_version, status, artifact_path, report_path, training_rows, "
+            "json_array_length(feature_list) from ml.model_registry order by model_name"
+        ).fetchall()
+        assert [row[0] for row in registry] == ["churn_model", "clv_model", "propensity_model"]
+        for name, version, status, artifact, report, rows, features in registry:
+            assert status == "champion" and version.startswith(f"{name}-")
+            assert Path(artifact).is_file() and Path(report).is_file() and rows > 0 and features > 0
+            html = Path(report).read_text(encoding="utf-8")
+            assert all((Path(report).parent / image).is_file() for image in ("roc.png", "metrics_vs_baselines.png")) \
+                or name == "clv_model"
+            assert version in html
+        baselines = dict(connection.execute(
+            "select model_name, list(distinct baseline_name order by baseline_name) from ml.model_metrics "
+            "where split = 'holdout' and baseline_name is not null group by 1"
+        ).fetchall())
+        assert baselines["churn_model"] == ["baseline: RFM logistic regression", "baseline: days since last purchase"]
+        assert baselines["propensity_model"] == ["baseline: recent frequency rate (90 d)"]
+        assert "baseline: predict zero" in baselines["clv_model"]
+        importance = connection.execute(
+            "select model_name, count(*), min(importance_rank) from ml.feature_importance group by 1 order by 1"
+        ).fetchall()
+        assert [(name, rank) for name, _, rank in importance] == [("churn_model", 1), ("propensity_model", 1)]
+
+
+def test_short_history_keeps_the_champion_and_scoring_still_uses_it(demo_run, tmp_path):
+    """A horizon the history cannot support: the training step says so, the champion stays, the run succeeds."""
+    import dagster as dg
+
+    from orchestration.model_assets import churn_model, churn_scores
+    from orchestration.resources import AnticipateSettings, ModelTraining
+
+    _, landing, warehouse, _ = demo_run
+    copy = tmp_path / "anticipate.duckdb"
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        before = connection.execute("select model_version from ml.model_registry where model_name = 'churn_model'").fetchall()
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+        (tmp_path / "dagster_home").mkdir()
+        result = dg.materialize(
+            [churn_model, churn_scores],
+            resources={
+                "settings": AnticipateSettings(landing_dir=str(landing), warehouse=str(copy)),
+                "model_training": ModelTraining(**FAST_TRAINING, min_train_dates=1000),
+            },
+        )
+    assert result.success
+    trained = result.asset_materializations_for_node("churn_model")[0].metadata
+    assert trained["trained"].value is False and "need at least 1000" in trained["reason"].value
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        after = connection.execute("select model_version, status from ml.model_registry where model_name = 'churn_model'").fetchall()
+        scored_by = connection.execute("select distinct model_version from predictions.churn_scores").fetchall()
+    assert after == [(before[0][0], "champion")]
+    assert scored_by == before

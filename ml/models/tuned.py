@@ -39,9 +39,14 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
     n_jobs : int, default=2
         Threads of the estimator (the machines have 2 cores).
     random_state : int, default=0
+    params : dict, optional
+        Fixed estimator parameters (e.g. best_params_ of an earlier fit): the search is skipped and only these
+        are evaluated on the folds. Used to refit a tuned recipe on more rows without tuning again.
     """
 
-    def __init__(self, *, n_iter=6, cv_folds=3, time_budget_seconds=120.0, calibration="auto", n_jobs=2, random_state=0):
+    def __init__(self, *, n_iter=6, cv_folds=3, time_budget_seconds=120.0, calibration="auto", n_jobs=2, random_state=0,
+                 params=None):
+        self.params = params
         self.n_iter = n_iter
         self.cv_folds = cv_folds
         self.time_budget_seconds = time_budget_seconds
@@ -71,6 +76,8 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
         if not (isinstance(self.time_budget_seconds, (int, float)) and self.time_budget_seconds > 0):
             raise ValueError(f"time_budget_seconds must be a number > 0, got {self.time_budget_seconds!r}")
+        if self.params is not None and not isinstance(self.params, dict):
+            raise ValueError(f"params must be a dict of estimator parameters or None, got {self.params!r}")
         if self.calibration not in ("auto", "sigmoid", "isotonic"):
             raise ValueError(f"calibration must be one of auto, sigmoid, isotonic; got {self.calibration!r}")
 
@@ -99,7 +106,10 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
         folds = list(splitter.split(X, y, groups))
 
         started = time.perf_counter()
-        sampler = ParameterSampler(self._search_space(), n_iter=self.n_iter, random_state=self.random_state)
+        if self.params is not None:
+            sampler = [dict(self.params)]
+        else:
+            sampler = ParameterSampler(self._search_space(), n_iter=self.n_iter, random_state=self.random_state)
         results, best = [], None
         for params in sampler:
             if results and time.perf_counter() - started > self.time_budget_seconds:
