@@ -66,9 +66,42 @@ def warehouse_status(warehouse: Path) -> str:
         lines.extend(f"  {count:>10,}  {source:<24} {rule}" for source, rule, count in rules[:MAX_RULES_SHOWN])
         if len(rules) > MAX_RULES_SHOWN:
             lines.append(f"  ... {len(rules) - MAX_RULES_SHOWN} more rules: select * from raw.rejected_rows")
+    lines.extend(model_champions(warehouse))
     lines.append(last_dbt_build(warehouse))
     lines.append(last_dagster_run())
     return "\n".join(lines)
+
+
+#: The metric each model is judged by on its holdout, and whether higher is better.
+PRIMARY_METRICS = {"churn_model": ("roc_auc", True), "propensity_model": ("roc_auc", True), "clv_model": ("rmse", False)}
+
+
+def model_champions(warehouse: Path) -> list[str]:
+    """One line per champion model: version, when trained, and its primary holdout metric beside the best
+    baseline's, so a reader sees at once whether the model earns its keep."""
+    with _connect(warehouse) as connection:
+        if not _exists(connection, "ml", "model_registry"):
+            return ["models: none trained yet (the churn_model, propensity_model and clv_model assets train them)"]
+        champions = connection.execute(
+            "select model_name, model_version, trained_at, report_path from ml.model_registry "
+            "where status = 'champion' order by model_name"
+        ).fetchall()
+        lines = ["champion models (holdout metric: model vs best comparator):"]
+        for name, version, trained_at, report in champions:
+            metric, higher_is_better = PRIMARY_METRICS.get(name, ("roc_auc", True))
+            row = connection.execute(
+                f"select any_value(value), {'max' if higher_is_better else 'min'}(baseline_value), "
+                f"arg_{'max' if higher_is_better else 'min'}(baseline_name, baseline_value) "
+                "from ml.model_metrics where model_version = ? and split = 'holdout' and metric = ?",
+                [version, metric],
+            ).fetchone()
+            value, best, best_name = row if row else (None, None, None)
+            measured = (f"{metric} {value:.3f} vs {best:.3f} ({best_name})" if value is not None and best is not None
+                        else "no holdout metrics")
+            lines.append(f"  {name:<17} {version:<31} trained {trained_at:%Y-%m-%d %H:%M} UTC  {measured}")
+            if report:
+                lines.append(f"  {'':<17} report: {report}")
+    return lines
 
 
 def rejected_rows_by_rule(warehouse: Path) -> list[tuple[str, str, int]]:
@@ -93,22 +126,30 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 
 
 def last_dbt_build(warehouse: Path) -> str:
-    """The newest dbt run_results.json under target/ (dagster-dbt writes one folder per invocation) that built
-    this warehouse: dbt-duckdb names the database after the file, so relation names start with its stem
-    (two warehouse files with the same name in different folders are not told apart)."""
+    """The newest dbt run_results.json of each dbt step under target/ that built this warehouse, one line per
+    step. dagster-dbt writes one folder per invocation, named after the step (`warehouse_dbt_models-...`,
+    `prediction_dbt_models-...`). dbt-duckdb names the database after the file, so relation names start with
+    its stem (two warehouse files with the same name in different folders are not told apart)."""
     database = f'"{warehouse.stem}".'
+    lines, steps_seen = [], set()
     for path in sorted((PROJECT_ROOT / "target").glob("**/run_results.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        step = path.parent.name.split("-", 1)[0] if path.parent.name != "target" else "dbt"
+        if step in steps_seen:
+            continue
         payload = json.loads(path.read_text())
         if not any((node.get("relation_name") or "").startswith(database) for node in payload.get("results", [])):
             continue
+        steps_seen.add(step)
         counts: dict[tuple[str, str], int] = {}
         for node in payload["results"]:
             resource_type = node["unique_id"].split(".", 1)[0].replace("_", " ")  # model, seed, test, unit test
             counts[resource_type, node["status"]] = counts.get((resource_type, node["status"]), 0) + 1
         generated = payload.get("metadata", {}).get("generated_at", "?")
         summary = ", ".join(f"{count} {kind}s {status}" for (kind, status), count in sorted(counts.items()))
-        return f"last dbt build ({generated}): {summary}"
-    return f"last dbt build: none of {warehouse.name} recorded under target/"
+        lines.append(f"last dbt build, {step} ({generated}): {summary}")
+    if not lines:
+        return f"last dbt build: none of {warehouse.name} recorded under target/"
+    return "\n".join(reversed(lines))  # in run order: the warehouse step, then the predictions step
 
 
 def last_dagster_run() -> str:

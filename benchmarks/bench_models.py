@@ -58,7 +58,7 @@ def candidates(target: str, *, horizon_days: int) -> dict[str, object]:
     from ml.models.churn import ChurnClassifier
     from ml.models.propensity import PropensityClassifier
 
-    tuning = {"n_iter": 6, "cv_folds": 3, "time_budget_seconds": 90, "n_jobs": 2, "random_state": 0}
+    tuning = {"n_iter": 6, "cv_folds": 3, "time_budget_seconds": 90, "n_jobs": 1, "random_state": 0}
     if target == "churn":
         return {
             "LightGBM (tuned, calibrated)": ChurnClassifier(**tuning),
@@ -198,7 +198,7 @@ def evaluate_clv(dataset: str, warehouse: Path) -> list[str]:
 
     name = "LightGBM regressor (tuned)"
     fit_started = time.perf_counter()
-    regressor = RevenueRegressor(n_iter=6, cv_folds=3, time_budget_seconds=90, n_jobs=2, random_state=0)
+    regressor = RevenueRegressor(n_iter=6, cv_folds=3, time_budget_seconds=90, n_jobs=1, random_state=0)
     features = prepare_features(frame)
     regressor.fit(features.iloc[split.train_index], frame[column].to_numpy(dtype=float)[split.train_index],
                   groups=frame["customer_id"].to_numpy()[split.train_index])

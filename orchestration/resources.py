@@ -41,7 +41,7 @@ class ModelTraining(dg.ConfigurableResource):
     n_iter: int = 6
     cv_folds: int = 3
     time_budget_seconds: float = 60.0
-    n_jobs: int = 2
+    n_jobs: int = 1
     random_state: int = 0
     min_train_dates: int = 3
     min_class_rows: int = 20

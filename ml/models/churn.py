@@ -20,7 +20,7 @@ class ChurnClassifier(TunedCalibratedClassifier):
     """
 
     def __init__(self, *, algorithm="lightgbm", n_iter=6, cv_folds=3, time_budget_seconds=120.0, calibration="auto",
-                 n_jobs=2, random_state=0, params=None):
+                 n_jobs=1, random_state=0, params=None):
         super().__init__(n_iter=n_iter, cv_folds=cv_folds, time_budget_seconds=time_budget_seconds,
                          calibration=calibration, n_jobs=n_jobs, random_state=random_state, params=params)
         self.algorithm = algorithm
