@@ -63,6 +63,9 @@ def candidates(target: str, *, horizon_days: int) -> dict[str, object]:
         return {
             "LightGBM (tuned, calibrated)": ChurnClassifier(**tuning),
             "random forest (tuned, calibrated)": ChurnClassifier(algorithm="random_forest", **tuning),
+            # does a model-based imputation earn its cost? (issue 3 asks for it "where it helps")
+            "LightGBM, iterative imputation": ChurnClassifier(imputation="iterative", **tuning),
+            "random forest, KNN imputation": ChurnClassifier(algorithm="random_forest", imputation="knn", **tuning),
             "baseline: RFM logistic regression": RFMLogisticRegression(random_state=0),
             "baseline: days since last purchase": DaysSinceLastPurchaseRanker(),
         }
@@ -124,118 +127,78 @@ def evaluate_dataset(dataset: str, warehouse: Path) -> list[str]:
     return lines
 
 
-CLV_METRICS = ("aggregate_error", "rmse", "mae", "spearman")
 
 
 def order_history(warehouse: Path):
-    """Purchase orders of marts.fct_orders with their net revenue: the transactions BG/NBD + Gamma-Gamma read.
-
-    Cancellations and returns carry their refunds in net_revenue already, and counting them as purchase
-    occasions would inflate frequency, so only `is_purchase` orders are occasions.
-    """
+    """marts.fct_orders as ml.training.train_lifetime_value reads them (it keeps the `is_purchase` ones)."""
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(
-            "select customer_id, ordered_at, net_revenue from marts.fct_orders where is_purchase"
+            "select customer_id, ordered_at, net_revenue, is_purchase from marts.fct_orders"
         ).df()
 
 
 def evaluate_clv(dataset: str, warehouse: Path) -> list[str]:
-    """Markdown lines: 90-day revenue of the holdout customers, BG/NBD + Gamma-Gamma and LightGBM against baselines.
+    """Markdown lines: 90-day revenue of the holdout customers, BG/NBD + Gamma-Gamma and LightGBM against baselines
+    (ml.training.train_lifetime_value: the protocol of the clv_model asset).
 
     Same protocol as the classifiers: the holdout is the latest as-of date whose 90-day window is observed;
     LightGBM trains on as-of dates whose window closes by then; the RFM models and baselines summarise every
     purchase strictly before the holdout date. All are scored against `revenue_in_90d` of the holdout rows.
     """
-    import numpy as np
     import pandas as pd
 
-    from ml.clv import CustomerLifetimeValue, HistoricalAverageCLV, ZeroCLV, clv_metrics, rfm_summary
-    from ml.datasets import InsufficientHistoryError, load_training_set, prepare_features, target_column, time_split
-    from ml.models.clv_regressor import RevenueRegressor
+    from ml.datasets import InsufficientHistoryError, load_training_set, target_column
+    from ml.training import REVENUE_METRICS, TrainedLifetimeValue, TrainingSettings, train_lifetime_value
 
     horizon = 90
     column = target_column("revenue", horizon)
     lines = [f"**clv** (`{column}`)", ""]
     frame = load_training_set(warehouse, target="revenue", horizon_days=horizon)
+    orders = order_history(warehouse)
+    scoring_date = pd.Timestamp(orders["ordered_at"].max()).normalize() + pd.Timedelta(days=1)
+    started = time.perf_counter()
     try:
-        # revenue has no classes: min_class_rows=0 keeps only the date rules of the split
-        split = time_split(frame, target_column=column, horizon_days=horizon, min_class_rows=0)
+        trained = train_lifetime_value(frame, orders, scoring_date=scoring_date.tz_localize(None), horizon_days=horizon,
+                                       settings=TrainingSettings(n_iter=6, cv_folds=3, time_budget_seconds=90))
     except InsufficientHistoryError as error:
         lines += [f"Not trained: {error}.", ""]
         print(f"{dataset} clv: not trained: {error}", flush=True)
         return lines
-
-    started = time.perf_counter()
-    holdout = frame.iloc[split.test_index]
-    actual = holdout[column].to_numpy(dtype=float)
-    predictions, fit_seconds = {}, {}
-
-    orders = order_history(warehouse)
-    summary = rfm_summary(orders, customer_col="customer_id", datetime_col="ordered_at", monetary_col="net_revenue",
-                          observation_end=split.test_as_of_date)
-    # a holdout customer with no purchase before the as-of date is outside the RFM models' population: 0
-    scored = summary.reindex(pd.Index(holdout["customer_id"], name="customer_id"))
-    no_history = int(scored["frequency"].isna().sum())
-    known = scored.dropna()
-    probabilistic = None
-    for name, model in (("BG/NBD + Gamma-Gamma", CustomerLifetimeValue()),
-                        ("baseline: historical average x horizon", HistoricalAverageCLV()),
-                        ("baseline: predict zero", ZeroCLV())):
-        fit_started = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model.fit(summary)
-        fit_seconds[name] = time.perf_counter() - fit_started
-        for warning in caught:
-            print(f"{dataset} clv {name}: {warning.message}", flush=True)
-        predicted = model.predict(known, horizon)
-        if isinstance(predicted, pd.DataFrame):
-            probabilistic, model_fitted = predicted, model
-            predicted = predicted["expected_revenue"]
-        predictions[name] = predicted.reindex(scored.index, fill_value=0.0).to_numpy(dtype=float)
-
-    name = "LightGBM regressor (tuned)"
-    fit_started = time.perf_counter()
-    regressor = RevenueRegressor(n_iter=6, cv_folds=3, time_budget_seconds=90, n_jobs=1, random_state=0)
-    features = prepare_features(frame)
-    regressor.fit(features.iloc[split.train_index], frame[column].to_numpy(dtype=float)[split.train_index],
-                  groups=frame["customer_id"].to_numpy()[split.train_index])
-    fit_seconds[name] = time.perf_counter() - fit_started
-    predictions[name] = regressor.predict(features.iloc[split.test_index])
-
+    for message in trained.warnings:
+        print(f"{dataset} clv {message}", flush=True)
+    split, actual = trained.split, trained.actual
     lines.append(
-        f"Holdout: as of {split.test_as_of_date.date()}, {len(holdout):,} customers ({no_history} without a purchase "
-        f"before it, predicted 0 by the RFM models), actual revenue {actual.sum():,.0f} in total, "
+        f"Holdout: as of {split.test_as_of_date.date()}, {len(actual):,} customers ({trained.no_history_customers} without a "
+        f"purchase before it, predicted 0 by the RFM models), actual revenue {actual.sum():,.0f} in total, "
         f"{(actual > 0).mean():.3f} of them spend. LightGBM trains on {len(split.train_as_of_dates)} as-of dates "
         f"{split.train_as_of_dates[0].date()}..{split.train_as_of_dates[-1].date()} ({len(split.train_index):,} rows); "
-        f"the RFM models on {len(summary):,} customers' purchases before the holdout date; "
-        f"{time.perf_counter() - started:.0f} s."
+        f"the RFM models on the purchases before the holdout date; {time.perf_counter() - started:.0f} s."
     )
     lines.append("")
-    lines.append("| candidate | " + " | ".join(CLV_METRICS) + " | predicted total | fit s |")
-    lines.append("|---|" + "---:|" * (len(CLV_METRICS) + 2))
-    order = ["BG/NBD + Gamma-Gamma", "LightGBM regressor (tuned)", "baseline: historical average x horizon",
-             "baseline: predict zero"]
-    for name in order:
-        metrics = clv_metrics(actual, predictions[name])
-        lines.append(f"| {name} | " + " | ".join("n/a" if np.isnan(metrics[m]) else f"{metrics[m]:.3f}" for m in CLV_METRICS)
-                     + f" | {predictions[name].sum():,.0f} | {fit_seconds[name]:.1f} |")
+    lines.append("| candidate | " + " | ".join(REVENUE_METRICS) + " | predicted total | fit s |")
+    lines.append("|---|" + "---:|" * (len(REVENUE_METRICS) + 2))
+    for name, row in trained.holdout.iterrows():
+        lines.append(f"| {name} | " + " | ".join("n/a" if pd.isna(row[m]) else f"{row[m]:.3f}" for m in REVENUE_METRICS)
+                     + f" | {row['predicted_total']:,.0f} | {row['fit_seconds']:.1f} |")
     lines.append("")
 
     # what BG/NBD says beyond revenue: purchase occasions (days with a purchase) against the observed ones
+    forecast = trained.holdout_forecast
     window_end = split.test_as_of_date + pd.Timedelta(days=horizon)
-    in_window = orders[(orders["ordered_at"] >= split.test_as_of_date) & (orders["ordered_at"] < window_end)]
-    occasions = in_window.assign(day=in_window["ordered_at"].dt.floor("D")).groupby("customer_id")["day"].nunique()
-    actual_occasions = occasions.reindex(known.index, fill_value=0)
-    bgnbd, gamma_gamma = model_fitted.purchases_model_.params_, model_fitted.spend_model_.params_
+    ordered_at = pd.to_datetime(orders["ordered_at"]).dt.tz_localize(None)
+    in_window = orders[(ordered_at >= split.test_as_of_date) & (ordered_at < window_end) & orders["is_purchase"].astype(bool)]
+    occasions = in_window.assign(day=pd.to_datetime(in_window["ordered_at"]).dt.floor("D")).groupby("customer_id")["day"].nunique()
+    actual_occasions = occasions.reindex(forecast.index, fill_value=0)
+    model = trained.holdout_model
+    parameters = {**model.purchases_model_.params_, **model.spend_model_.params_}
     lines += [
-        "BG/NBD + Gamma-Gamma on the holdout customers with history: expected purchase days "
-        f"{probabilistic['expected_purchases'].sum():,.0f} against {actual_occasions.sum():,.0f} observed; mean P(alive) "
-        f"{probabilistic['p_alive'].mean():.2f}, against {(actual_occasions > 0).mean():.2f} who bought; mean expected "
-        f"spend per purchase {probabilistic['expected_average_value'].mean():,.1f}. Parameters: "
-        + ", ".join(f"{key} {value:.3g}" for key, value in {**bgnbd, **gamma_gamma}.items()) + ".",
+        f"{TrainedLifetimeValue.MODEL} on the holdout customers with history: expected purchase days "
+        f"{forecast['expected_purchases'].sum():,.0f} against {actual_occasions.sum():,.0f} observed; mean P(alive) "
+        f"{forecast['p_alive'].mean():.2f}, against {(actual_occasions > 0).mean():.2f} who bought; mean expected "
+        f"spend per purchase {forecast['expected_average_value'].mean():,.1f}. Parameters: "
+        + ", ".join(f"{key} {value:.3g}" for key, value in parameters.items()) + ".",
         "",
     ]
     print("\n".join(lines), flush=True)

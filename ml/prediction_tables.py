@@ -14,7 +14,7 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-__all__ = ["PREDICTION_TABLES", "replace_table", "ensure_prediction_tables"]
+__all__ = ["PREDICTION_TABLES", "replace_table", "ensure_prediction_tables", "described_columns"]
 
 #: table -> ordered (column, DuckDB type). Every column is NOT NULL except where a model may not know.
 PREDICTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -55,6 +55,15 @@ def ensure_prediction_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("create schema if not exists predictions")
     for table, columns in PREDICTION_TABLES.items():
         connection.execute(_create_statement(table, columns, if_not_exists=True))
+
+
+def described_columns(connection: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[str, str], ...]:
+    """(column, lower-case DuckDB type) of `table` as the warehouse has it, in order: compare with PREDICTION_TABLES."""
+    schema, name = table.split(".")
+    return tuple(connection.execute(
+        "select column_name, lower(data_type) from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
+    ).fetchall())
 
 
 def replace_table(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, *,

@@ -8,14 +8,19 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
+from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["CustomerFeaturePreprocessor"]
 
 _MISSING_CATEGORY = "__missing__"
+
+
+def _writable_float_copy(X) -> np.ndarray:
+    return np.array(X, dtype=float, copy=True)
 
 
 class CustomerFeaturePreprocessor(TransformerMixin, BaseEstimator):
@@ -27,12 +32,37 @@ class CustomerFeaturePreprocessor(TransformerMixin, BaseEstimator):
         A categorical with at most this many distinct values (seen in fit) is one-hot encoded; above it,
         target encoded.
     random_state : int or None, default=None
-        Seeds the target encoder's cross-fitting folds.
+        Seeds the target encoder's cross-fitting folds and the iterative imputer.
+    imputation : {"median", "knn", "iterative"}, default="median"
+        How missing numbers are filled; every choice adds missing-indicator columns. "knn" uses the 5 nearest
+        rows on standardized features (KNNImputer), "iterative" models each feature from the others
+        (IterativeImputer, 10 rounds). Median is the default because bench-models measured no gain from the
+        others for the tree models on the real datasets (see benchmarks/RESULTS.md).
     """
 
-    def __init__(self, *, max_onehot_categories=12, random_state=None):
+    IMPUTATIONS = ("median", "knn", "iterative")
+
+    def __init__(self, *, max_onehot_categories=12, random_state=None, imputation="median"):
         self.max_onehot_categories = max_onehot_categories
         self.random_state = random_state
+        self.imputation = imputation
+
+    def _numeric_imputer(self):
+        # keep_empty_features: a feature all-null in one training window must not shift the columns
+        if self.imputation == "median":
+            return SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+        if self.imputation == "knn":
+            return make_pipeline(StandardScaler(), KNNImputer(n_neighbors=5, add_indicator=True, keep_empty_features=True))
+        if self.imputation == "iterative":
+            from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (registers IterativeImputer)
+            from sklearn.impute import IterativeImputer
+
+            # a writable copy first: IterativeImputer writes into its input, and pandas 3 hands out read-only arrays
+            return make_pipeline(
+                FunctionTransformer(_writable_float_copy, feature_names_out="one-to-one"),
+                IterativeImputer(max_iter=10, add_indicator=True, keep_empty_features=True, random_state=self.random_state),
+            )
+        raise ValueError(f"imputation must be one of {', '.join(self.IMPUTATIONS)}, got {self.imputation!r}")
 
     def _build(self, X: pd.DataFrame) -> ColumnTransformer:
         if not isinstance(X, pd.DataFrame):
@@ -46,8 +76,7 @@ class CustomerFeaturePreprocessor(TransformerMixin, BaseEstimator):
         self.numeric_columns_, self.onehot_columns_, self.target_encoded_columns_ = numeric, low, high
         transformers = []
         if numeric:
-            # keep_empty_features: a feature all-null in one training window must not shift the columns
-            transformers.append(("numeric", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), numeric))
+            transformers.append(("numeric", self._numeric_imputer(), numeric))
         if low:
             transformers.append(("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), low))
         if high:

@@ -214,6 +214,10 @@ class TrainedLifetimeValue:
         rmse, mae, spearman, predicted_total and fit_seconds on the holdout customers' actual revenue.
     actual, predictions
         The holdout's actual revenue and each candidate's prediction, aligned (for reports).
+    holdout_model, holdout_forecast
+        BG/NBD + Gamma-Gamma as fit on the purchases before the holdout date, and its full forecast
+        (expected_purchases, p_alive, expected_average_value, expected_revenue) for the holdout customers who
+        had bought before it (no_history_customers had not, and are predicted 0).
     importance : pandas.Series
         Mean |SHAP| of the LightGBM regressor on the holdout rows (the RFM model has no features to rank).
     """
@@ -224,6 +228,9 @@ class TrainedLifetimeValue:
     holdout: pd.DataFrame
     actual: np.ndarray
     predictions: dict[str, np.ndarray]
+    holdout_model: CustomerLifetimeValue
+    holdout_forecast: pd.DataFrame
+    no_history_customers: int
     fit_end: pd.Timestamp
     fit_customers: int
     importance: pd.Series
@@ -303,6 +310,7 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
         fit_seconds[name] = time.perf_counter() - fit_started
         predicted = candidate.predict(known, horizon_days)
         if isinstance(predicted, pd.DataFrame):
+            holdout_model, holdout_forecast = candidate, predicted
             predicted = predicted["expected_revenue"]
         # a holdout customer with no purchase before the date is outside the RFM models' population: 0
         predictions[name] = predicted.reindex(scored.index, fill_value=0.0).to_numpy(dtype=float)
@@ -335,7 +343,9 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
     caught_messages += [f"final fit: {warning.message}" for warning in caught]
     return TrainedLifetimeValue(
         horizon_days=horizon_days, model=final, split=split, holdout=table, actual=actual,
-        predictions={name: predictions[name] for name in order}, fit_end=pd.Timestamp(scoring_date),
+        predictions={name: predictions[name] for name in order}, holdout_model=holdout_model,
+        holdout_forecast=holdout_forecast, no_history_customers=int(len(scored) - len(known)),
+        fit_end=pd.Timestamp(scoring_date),
         fit_customers=len(final_summary), importance=importance, warnings=caught_messages,
         seconds=time.perf_counter() - started,
     )

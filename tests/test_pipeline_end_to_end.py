@@ -162,17 +162,12 @@ ONE_ROW_PER_CUSTOMER_OF = {
 
 
 def test_prediction_tables_have_the_published_columns_and_one_row_per_customer_of_their_population(demo_run):
-    from ml.prediction_tables import PREDICTION_TABLES
+    from ml.prediction_tables import PREDICTION_TABLES, described_columns
 
     _, _, warehouse, _ = demo_run
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         for table, columns in PREDICTION_TABLES.items():
-            schema, name = table.split(".")
-            described = connection.execute(
-                "select column_name, lower(data_type) from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
-            ).fetchall()
-            assert described == [(column, kind) for column, kind in columns], table
+            assert described_columns(connection, table) == columns, table
             population = connection.execute(
                 f"select list(customer_id order by customer_id) from marts.customer_features_current "
                 f"where {ONE_ROW_PER_CUSTOMER_OF[table]}"

@@ -15,14 +15,15 @@ class ChurnClassifier(TunedCalibratedClassifier):
     Parameters
     ----------
     algorithm : {"lightgbm", "random_forest"}, default="lightgbm"
-    n_iter, cv_folds, time_budget_seconds, calibration, n_jobs, random_state, params
+    n_iter, cv_folds, time_budget_seconds, calibration, n_jobs, random_state, imputation, params
         See ml.models.tuned.TunedCalibratedClassifier. Classes are weighted ("balanced"), never oversampled.
     """
 
     def __init__(self, *, algorithm="lightgbm", n_iter=6, cv_folds=3, time_budget_seconds=120.0, calibration="auto",
-                 n_jobs=1, random_state=0, params=None):
+                 n_jobs=1, random_state=0, imputation="median", params=None):
         super().__init__(n_iter=n_iter, cv_folds=cv_folds, time_budget_seconds=time_budget_seconds,
-                         calibration=calibration, n_jobs=n_jobs, random_state=random_state, params=params)
+                         calibration=calibration, n_jobs=n_jobs, random_state=random_state, imputation=imputation,
+                         params=params)
         self.algorithm = algorithm
 
     def _validate_params(self) -> None:

@@ -40,13 +40,16 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
         Threads of the estimator. One by default: on a busy 2-core machine LightGBM's OpenMP threads spin
         against other processes, and a fit measured 3 s with one thread took 354 s with two.
     random_state : int, default=0
+    imputation : {"median", "knn", "iterative"}, default="median"
+        Missing-number imputation of ml.preprocessing.CustomerFeaturePreprocessor.
     params : dict, optional
         Fixed estimator parameters (e.g. best_params_ of an earlier fit): the search is skipped and only these
         are evaluated on the folds. Used to refit a tuned recipe on more rows without tuning again.
     """
 
     def __init__(self, *, n_iter=6, cv_folds=3, time_budget_seconds=120.0, calibration="auto", n_jobs=1, random_state=0,
-                 params=None):
+                 imputation="median", params=None):
+        self.imputation = imputation
         self.params = params
         self.n_iter = n_iter
         self.cv_folds = cv_folds
@@ -64,7 +67,7 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     def _pipeline(self, params: dict) -> Pipeline:
         pipeline = Pipeline([
-            ("preprocess", CustomerFeaturePreprocessor(random_state=self.random_state)),
+            ("preprocess", CustomerFeaturePreprocessor(random_state=self.random_state, imputation=self.imputation)),
             ("model", self._make_estimator()),
         ])
         return pipeline.set_params(**{f"model__{name}": value for name, value in params.items()})

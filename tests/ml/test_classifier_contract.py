@@ -20,6 +20,8 @@ FAST = {"n_iter": 2, "cv_folds": 2, "time_budget_seconds": 30, "n_jobs": 1, "ran
 CLASSIFIERS = {
     "churn_lightgbm": ChurnClassifier(**FAST),
     "churn_random_forest": ChurnClassifier(algorithm="random_forest", **FAST),
+    "churn_random_forest_knn_imputation": ChurnClassifier(algorithm="random_forest", imputation="knn", **FAST),
+    "churn_lightgbm_iterative_imputation": ChurnClassifier(imputation="iterative", **FAST),
     "propensity_lightgbm": PropensityClassifier(**FAST),
     "rfm_logistic_regression": RFMLogisticRegression(random_state=0),
     "days_since_last_purchase": DaysSinceLastPurchaseRanker(),
@@ -99,6 +101,7 @@ def test_treeshap_rows_sum_to_the_raw_score_and_rank_drivers(tiny_customers):
     [
         (ChurnClassifier(algorithm="xgboost"), "algorithm must be 'lightgbm' or 'random_forest', got 'xgboost'"),
         (ChurnClassifier(cv_folds=1), "cv_folds must be an int >= 2, got 1"),
+        (ChurnClassifier(imputation="mean"), "imputation must be one of median, knn, iterative, got 'mean'"),
         (PropensityClassifier(calibration="platt"), "calibration must be one of auto, sigmoid, isotonic; got 'platt'"),
         (RFMLogisticRegression(C=0), "C must be a number > 0, got 0"),
         (RecentFrequencyRate(window_days=60), "window_days must be one of 30, 90, 365, got 60"),

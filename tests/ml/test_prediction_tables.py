@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.prediction_tables import PREDICTION_TABLES, ensure_prediction_tables, replace_table
+from ml.prediction_tables import PREDICTION_TABLES, described_columns, ensure_prediction_tables, replace_table
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,9 +96,4 @@ def test_dbt_creates_the_same_empty_tables_before_anything_has_scored(tmp_path):
     assert completed.returncode == 0, completed.stdout[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         for table, columns in PREDICTION_TABLES.items():
-            schema, name = table.split(".")
-            described = connection.execute(
-                "select column_name, lower(data_type) from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]
-            ).fetchall()
-            assert described == list(columns), table
+            assert described_columns(connection, table) == columns, table
