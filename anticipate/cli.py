@@ -173,6 +173,45 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """List every registered version, or roll a model back to an earlier one."""
+    import duckdb
+
+    from ml.registry import model_history, rollback, status_history
+
+    settings = _settings(args)
+    if not settings.warehouse.exists():
+        raise CliError(f"{settings.warehouse}: no warehouse yet; run `anticipate run` first")
+    if args.action == "rollback":
+        if not args.model:
+            raise CliError("models rollback needs a model name, e.g. `anticipate models rollback churn_model`")
+        with duckdb.connect(str(settings.warehouse)) as connection:
+            try:
+                restored = rollback(connection, args.model, args.to)
+            except (ValueError, FileNotFoundError) as error:
+                raise CliError(str(error)) from error
+        _print(f"{args.model}: champion is now {restored.model_version} ({restored.status_reason}); "
+               "the next scoring run uses it")
+        return 0
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        registered = connection.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = 'model_registry'"
+        ).fetchone()[0]
+        names = [] if not registered else [args.model] if args.model else [row[0] for row in connection.execute(
+            "select distinct model_name from ml.model_registry order by 1").fetchall()]
+        if not names:
+            _print("no models registered yet")
+        for name in names:
+            _print(f"{name}:")
+            for record in model_history(connection, name):
+                _print(f"  {record.model_version:<31} {record.status:<10} trained {record.trained_at:%Y-%m-%d %H:%M} UTC  "
+                       f"{record.status_reason or ''}")
+            if args.history:
+                for version, status, changed_at, reason in status_history(connection, name):
+                    _print(f"    {changed_at:%Y-%m-%d %H:%M:%S} {version} -> {status}: {reason or ''}")
+    return 0
+
+
 def demo_settings(args: argparse.Namespace) -> Settings:
     """The demo's own paths, never ANTICIPATE_*: a shop's exports and warehouse must not be overwritten by demo data."""
     return _settings(args, landing_dir=DEFAULT_LANDING_DIR, warehouse=DEFAULT_WAREHOUSE)
@@ -250,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="row counts per schema, last run, rejects by reason")
     add_paths(status, mapping=False)
     status.set_defaults(handler=cmd_status)
+
+    models = commands.add_parser("models", help="registered model versions; `models rollback NAME [--to VERSION]`")
+    add_paths(models, mapping=False)
+    models.add_argument("action", nargs="?", choices=("list", "rollback"), default="list")
+    models.add_argument("model", nargs="?", help="churn_model, propensity_model or clv_model")
+    models.add_argument("--to", help="version to restore (default: the previous champion)")
+    models.add_argument("--history", action="store_true", help="also print every status change")
+    models.set_defaults(handler=cmd_models)
 
     demo = commands.add_parser("demo", help="demo data + the daily job + a summary (what `make demo` runs)")
     add_debug(demo)

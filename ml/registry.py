@@ -13,7 +13,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -30,6 +30,10 @@ __all__ = [
     "register_model",
     "champion",
     "model_history",
+    "set_status",
+    "promote",
+    "rollback",
+    "status_history",
 ]
 
 REGISTRY_TABLES_DDL = (
@@ -65,6 +69,15 @@ REGISTRY_TABLES_DDL = (
         baseline_name varchar,
         baseline_value double,
         measured_at timestamptz not null
+    )
+    """,
+    """
+    create table if not exists ml.model_status_history (
+        model_name varchar not null,
+        model_version varchar not null,
+        status varchar not null,
+        changed_at timestamptz not null,
+        reason varchar
     )
     """,
     """
@@ -112,6 +125,13 @@ class ModelRecord:
     status: str = "champion"
     status_changed_at: datetime | None = None
     status_reason: str | None = None
+
+
+def _has_registry(connection: duckdb.DuckDBPyConnection) -> bool:
+    # readers may hold a read-only connection: look, never create
+    return bool(connection.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ml' and table_name = 'model_status_history'"
+    ).fetchone()[0])
 
 
 def ensure_registry_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -169,17 +189,11 @@ def register_model(connection: duckdb.DuckDBPyConnection, record: ModelRecord, m
     key = [record.model_name, record.model_version]
     connection.execute("begin transaction")
     try:
+        # the status history stays: it is the audit trail, also of a version trained again
         for table in ("model_registry", "model_metrics", "feature_importance"):
             connection.execute(f"delete from ml.{table} where model_name = ? and model_version = ?", key)
         if record.status == "champion":
-            connection.execute(
-                """
-                update ml.model_registry
-                set status = 'retired', status_changed_at = ?, status_reason = 'replaced by ' || ?
-                where model_name = ? and status = 'champion'
-                """,
-                [now, record.model_version, record.model_name],
-            )
+            _retire_champion(connection, record.model_name, now, f"replaced by {record.model_version}")
         connection.execute(
             """
             insert into ml.model_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -192,6 +206,8 @@ def register_model(connection: duckdb.DuckDBPyConnection, record: ModelRecord, m
                 record.status, now, record.status_reason,
             ],
         )
+        connection.execute("insert into ml.model_status_history values (?, ?, ?, ?, ?)",
+                           [*key, record.status, now, record.status_reason])
         if metrics:
             connection.executemany(
                 "insert into ml.model_metrics values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -211,9 +227,91 @@ def register_model(connection: duckdb.DuckDBPyConnection, record: ModelRecord, m
         raise
 
 
+def _retire_champion(connection: duckdb.DuckDBPyConnection, model_name: str, now: datetime, reason: str) -> None:
+    current = connection.execute(
+        "select model_version from ml.model_registry where model_name = ? and status = 'champion'", [model_name]
+    ).fetchall()
+    for (version,) in current:
+        _write_status(connection, model_name, version, "retired", now, reason)
+
+
+def _write_status(connection, model_name: str, version: str, status: str, now: datetime, reason: str | None) -> None:
+    connection.execute(
+        "update ml.model_registry set status = ?, status_changed_at = ?, status_reason = ? "
+        "where model_name = ? and model_version = ?", [status, now, reason, model_name, version],
+    )
+    connection.execute("insert into ml.model_status_history values (?, ?, ?, ?, ?)", [model_name, version, status, now, reason])
+
+
+def set_status(connection: duckdb.DuckDBPyConnection, model_name: str, model_version: str, status: str, *,
+               reason: str, now: datetime | None = None) -> None:
+    """Change one version's status and record it in ml.model_status_history. Making a version champion
+    retires the current champion in the same transaction (one champion per model at any time)."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    ensure_registry_tables(connection)
+    exists = connection.execute("select status from ml.model_registry where model_name = ? and model_version = ?",
+                                [model_name, model_version]).fetchone()
+    if exists is None:
+        known = [r.model_version for r in model_history(connection, model_name)]
+        raise ValueError(f"{model_name} has no version {model_version!r}; registered: {', '.join(known) or 'none'}")
+    now = now or datetime.now(timezone.utc)
+    connection.execute("begin transaction")
+    try:
+        if status == "champion" and exists[0] != "champion":
+            _retire_champion(connection, model_name, now, f"replaced by {model_version}: {reason}")
+        _write_status(connection, model_name, model_version, status, now, reason)
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+
+
+def promote(connection: duckdb.DuckDBPyConnection, model_name: str, model_version: str, *, reason: str) -> None:
+    """Make a challenger the champion (the previous champion is retired)."""
+    set_status(connection, model_name, model_version, "champion", reason=reason)
+
+
+def rollback(connection: duckdb.DuckDBPyConnection, model_name: str, to_version: str | None = None) -> ModelRecord:
+    """Make an earlier version champion again: `to_version`, or by default the most recently retired one
+    (the previous champion). Its artifact must still exist. Returns the new champion."""
+    history = model_history(connection, model_name)
+    if not history:
+        raise ValueError(f"{model_name} has no registered versions to roll back to")
+    current = next((r for r in history if r.status == "champion"), None)
+    if to_version is None:
+        retired = sorted((r for r in history if r.status == "retired"), key=lambda r: r.status_changed_at, reverse=True)
+        if not retired:
+            raise ValueError(f"{model_name} has no retired version to roll back to")
+        target = retired[0]
+    else:
+        target = next((r for r in history if r.model_version == to_version), None)
+        if target is None:
+            raise ValueError(f"{model_name} has no version {to_version!r}; registered: "
+                             + ", ".join(r.model_version for r in history))
+    if current is not None and target.model_version == current.model_version:
+        raise ValueError(f"{target.model_version} is already the champion of {model_name}")
+    if not Path(target.artifact_path).is_file():
+        raise FileNotFoundError(f"cannot roll back to {target.model_version}: its artifact {target.artifact_path} is gone")
+    set_status(connection, model_name, target.model_version, "champion",
+               reason=f"rolled back from {current.model_version if current else 'no champion'}")
+    return champion(connection, model_name)
+
+
+def status_history(connection: duckdb.DuckDBPyConnection, model_name: str) -> list[tuple[str, str, datetime, str | None]]:
+    """(version, status, changed_at, reason) of every status change of `model_name`, oldest first."""
+    if not _has_registry(connection):
+        return []
+    return connection.execute(
+        "select model_version, status, changed_at, reason from ml.model_status_history where model_name = ? "
+        "order by changed_at, rowid", [model_name]
+    ).fetchall()
+
+
 def champion(connection: duckdb.DuckDBPyConnection, model_name: str) -> ModelRecord | None:
     """The current champion of `model_name`, or None when none was ever trained."""
-    ensure_registry_tables(connection)
+    if not _has_registry(connection):
+        return None
     frame = connection.execute(
         "select * from ml.model_registry where model_name = ? and status = 'champion'", [model_name]
     ).df()
@@ -224,7 +322,8 @@ def champion(connection: duckdb.DuckDBPyConnection, model_name: str) -> ModelRec
 
 def model_history(connection: duckdb.DuckDBPyConnection, model_name: str) -> list[ModelRecord]:
     """Every registered version of `model_name`, newest first."""
-    ensure_registry_tables(connection)
+    if not _has_registry(connection):
+        return []
     frame = connection.execute(
         "select * from ml.model_registry where model_name = ? order by trained_at desc", [model_name]
     ).df()

@@ -218,6 +218,9 @@ class TrainedLifetimeValue:
         BG/NBD + Gamma-Gamma as fit on the purchases before the holdout date, and its full forecast
         (expected_purchases, p_alive, expected_average_value, expected_revenue) for the holdout customers who
         had bought before it (no_history_customers had not, and are predicted 0).
+    holdout_customers, holdout_summary
+        The holdout customers in the order of `actual`, and the rfm_summary rows of those with history: what
+        another lifetime-value model needs to be measured on the same holdout.
     importance : pandas.Series
         Mean |SHAP| of the LightGBM regressor on the holdout rows (the RFM model has no features to rank).
     """
@@ -229,6 +232,8 @@ class TrainedLifetimeValue:
     actual: np.ndarray
     predictions: dict[str, np.ndarray]
     holdout_model: CustomerLifetimeValue
+    holdout_customers: pd.Index
+    holdout_summary: pd.DataFrame
     holdout_forecast: pd.DataFrame
     no_history_customers: int
     fit_end: pd.Timestamp
@@ -344,6 +349,7 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
     return TrainedLifetimeValue(
         horizon_days=horizon_days, model=final, split=split, holdout=table, actual=actual,
         predictions={name: predictions[name] for name in order}, holdout_model=holdout_model,
+        holdout_customers=scored.index, holdout_summary=known,
         holdout_forecast=holdout_forecast, no_history_customers=int(len(scored) - len(known)),
         fit_end=pd.Timestamp(scoring_date),
         fit_customers=len(final_summary), importance=importance, warnings=caught_messages,

@@ -37,13 +37,42 @@ def _scoring_date(warehouse: Path):
     return _read(warehouse, "select scoring_as_of_date from intermediate.int_data_dates_summarized")["scoring_as_of_date"].iloc[0]
 
 
-def _register(warehouse: Path, record, metrics, importance) -> None:
+def _champion(warehouse: Path, model_name: str):
+    """The current champion's record and fitted model, or (None, None)."""
     import duckdb
 
-    from ml.registry import register_model
+    from ml.registry import champion, load_artifact
 
     with duckdb.connect(str(warehouse)) as connection:
+        record = champion(connection, model_name)
+    if record is None:
+        return None, None
+    return record, load_artifact(record.artifact_path, record.model_version)
+
+
+def _register_challenger(context, warehouse: Path, record, metrics, importance, verdict, metric: str) -> None:
+    """Register the new version as challenger with its metrics (and the champion's, measured on the same
+    holdout), then promote it or leave it a challenger with the gate's reason."""
+    import duckdb
+
+    from ml.registry import MetricRow, champion, promote, register_model
+
+    record.status, record.status_reason = "challenger", verdict.reason
+    with duckdb.connect(str(warehouse)) as connection:
+        current = champion(connection, record.model_name)
+    if current is not None and current.model_version == record.model_version:
+        # the same data and recipe gave the same artifact: nothing to decide, it stays champion
+        verdict = type(verdict)(True, "retrained to the identical artifact: stays champion", None, verdict.challenger_metric)
+        record.status, record.status_reason = "champion", verdict.reason
+    if verdict.champion_metric is not None:
+        metrics = [*metrics, MetricRow("holdout", metric, verdict.challenger_metric, "champion at training time",
+                                       verdict.champion_metric)]
+    with duckdb.connect(str(warehouse)) as connection:
         register_model(connection, record, metrics, importance)
+        if verdict.promote and record.status != "champion":
+            promote(connection, record.model_name, record.model_version, reason=verdict.reason)
+    log = context.log.info if verdict.promote else context.log.warning
+    log(f"{record.model_name} {record.model_version}: {verdict.reason}")
 
 
 def _keep_champion(context: dg.AssetExecutionContext, warehouse: Path, model_name: str, reason: str) -> dg.MaterializeResult:
@@ -72,6 +101,7 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
     from ml.datasets import InsufficientHistoryError, load_training_set
     from ml.registry import ModelRecord, save_artifact
     from ml.report import write_classifier_report
+    from ml.promotion import judge_classifier
     from ml.training import CLASSIFIER_METRICS, MODEL_LABEL
 
     warehouse = settings.resolve().warehouse
@@ -97,6 +127,8 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
                  "artifact refit on": f"{len(trained.fit_as_of_dates)} as-of dates, {trained.fit_rows:,} rows",
                  "calibration": trained.model.calibration_method_, "threshold": round(trained.model.threshold_, 4)},
     )
+    champion_record, champion_model = _champion(warehouse, model_name)
+    verdict = judge_classifier(trained, frame, champion_record, champion_model, tolerance=model_training.promotion_tolerance_auc)
     now = datetime.now(timezone.utc)
     record = ModelRecord(
         model_name=model_name, model_version=version, trained_at=now, horizon_days=horizon_days,
@@ -104,9 +136,8 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
         training_window_end=(trained.fit_as_of_dates[-1] + pd.Timedelta(days=horizon_days)).date(),
         train_as_of_dates=[str(d.date()) for d in trained.fit_as_of_dates], holdout_as_of_date=split.test_as_of_date.date(),
         training_rows=trained.fit_rows, feature_list=trained.features, params=trained.params(), report_path=str(report),
-        status="champion", status_reason="trained by the latest run",
     )
-    _register(warehouse, record, trained.metric_rows(), trained.importance)
+    _register_challenger(context, warehouse, record, trained.metric_rows(), trained.importance, verdict, "roc_auc")
     model_row = table.loc[MODEL_LABEL]
     context.log.info(f"{model_name} {version}: holdout ROC-AUC {model_row['roc_auc']:.3f} "
                      + ", ".join(f"{name} {row['roc_auc']:.3f}" for name, row in table.drop(index=MODEL_LABEL).iterrows())
@@ -114,6 +145,8 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
     return dg.MaterializeResult(metadata={
         "trained": True,
         "model_version": version,
+        "promoted": verdict.promote,
+        "promotion_reason": verdict.reason,
         "artifact": dg.MetadataValue.path(str(artifact)),
         "report": dg.MetadataValue.path(str(report)),
         "holdout_as_of_date": str(split.test_as_of_date.date()),
@@ -170,6 +203,7 @@ def clv_model(context: dg.AssetExecutionContext, settings: AnticipateSettings, m
     from ml.datasets import InsufficientHistoryError, load_training_set
     from ml.registry import ModelRecord, save_artifact
     from ml.report import write_regression_report
+    from ml.promotion import judge_lifetime_value
     from ml.training import REVENUE_METRICS, TrainedLifetimeValue, train_lifetime_value
 
     warehouse = settings.resolve().warehouse
@@ -197,21 +231,26 @@ def clv_model(context: dg.AssetExecutionContext, settings: AnticipateSettings, m
                  "artifact fit on": f"{trained.fit_customers:,} customers' purchases before {trained.fit_end.date()}",
                  "importance": "mean |SHAP| of the LightGBM regressor (revenue units); BG/NBD uses recency, frequency, spend"},
     )
+    champion_record, champion_model = _champion(warehouse, "clv_model")
+    verdict = judge_lifetime_value(trained, champion_record, champion_model,
+                                   relative_tolerance=model_training.promotion_tolerance_rmse_ratio)
     record = ModelRecord(
         model_name="clv_model", model_version=version, trained_at=datetime.now(timezone.utc), horizon_days=horizon,
         artifact_path=str(artifact), training_window_start=pd.Timestamp(orders["ordered_at"].min()).date(),
         training_window_end=trained.fit_end.date(), train_as_of_dates=[], holdout_as_of_date=split.test_as_of_date.date(),
         training_rows=trained.fit_customers, feature_list=["frequency", "recency", "T", "monetary_value"],
-        params=trained.params(), report_path=str(report), status="champion", status_reason="trained by the latest run",
+        params=trained.params(), report_path=str(report),
     )
-    # the importance recorded is the regressor's: the registered BG/NBD model has no per-feature attribution
-    _register(warehouse, record, trained.metric_rows(), None)
+    # no importance recorded: the registered BG/NBD model has no per-feature attribution (the report shows the regressor's)
+    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "rmse")
     row = trained.holdout.loc[TrainedLifetimeValue.MODEL]
     context.log.info(f"clv_model {version}: holdout RMSE {row['rmse']:.2f} "
                      + ", ".join(f"{name} {r['rmse']:.2f}" for name, r in trained.holdout.drop(index=TrainedLifetimeValue.MODEL).iterrows()))
     return dg.MaterializeResult(metadata={
         "trained": True,
         "model_version": version,
+        "promoted": verdict.promote,
+        "promotion_reason": verdict.reason,
         "artifact": dg.MetadataValue.path(str(artifact)),
         "report": dg.MetadataValue.path(str(report)),
         "holdout_as_of_date": str(split.test_as_of_date.date()),

@@ -45,6 +45,10 @@ class ModelTraining(dg.ConfigurableResource):
     random_state: int = 0
     min_train_dates: int = 3
     min_class_rows: int = 20
+    #: a retrained classifier replaces the champion unless its holdout ROC-AUC is lower by more than this
+    promotion_tolerance_auc: float = 0.01
+    #: ... and a lifetime-value model unless its holdout RMSE is higher by more than this share
+    promotion_tolerance_rmse_ratio: float = 0.02
     churn_horizon_days: int = 90
     propensity_horizon_days: int = 30
     revenue_horizon_days: int = 90

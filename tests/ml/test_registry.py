@@ -9,7 +9,18 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ml.registry import MetricRow, ModelRecord, champion, load_artifact, model_history, register_model, save_artifact
+from ml.registry import (
+    MetricRow,
+    ModelRecord,
+    champion,
+    load_artifact,
+    model_history,
+    register_model,
+    rollback,
+    save_artifact,
+    set_status,
+    status_history,
+)
 
 
 def fitted(C: float) -> LogisticRegression:
@@ -71,3 +82,37 @@ def test_a_failed_registration_changes_nothing(tmp_path):
         with pytest.raises((ValueError, TypeError, duckdb.Error)):
             register_model(connection, record("churn_model-ddd", start), bad_metrics)
         assert [(r.model_version, r.status) for r in model_history(connection, "churn_model")] == [("churn_model-aaa", "champion")]
+
+
+def test_rollback_restores_the_previous_champion_and_the_history_records_every_change(tmp_path):
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        versions = []
+        for day in range(3):
+            version, path = save_artifact(fitted(1.0 + day), tmp_path / "models", "churn_model")
+            entry = record(version, start + timedelta(days=day))
+            entry.artifact_path = str(path)
+            register_model(connection, entry, [])
+            versions.append(version)
+        restored = rollback(connection, "churn_model")
+        assert restored.model_version == versions[1]
+        assert [r.status for r in model_history(connection, "churn_model")] == ["retired", "champion", "retired"]
+        assert rollback(connection, "churn_model", versions[0]).model_version == versions[0]
+        with pytest.raises(ValueError, match="already the champion"):
+            rollback(connection, "churn_model", versions[0])
+        with pytest.raises(ValueError, match="has no version 'churn_model-nope'"):
+            rollback(connection, "churn_model", "churn_model-nope")
+        changes = [(version, status) for version, status, _, _ in status_history(connection, "churn_model")]
+        assert changes[-2:] == [(versions[1], "retired"), (versions[0], "champion")]
+        assert sum(status == "champion" for _, status in changes) == 5  # three trainings, two rollbacks
+
+
+def test_a_challenger_stays_beside_the_champion_until_promoted(tmp_path):
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        register_model(connection, record("churn_model-aaa", start), [])
+        register_model(connection, record("churn_model-bbb", start + timedelta(days=1), status="challenger"), [])
+        assert champion(connection, "churn_model").model_version == "churn_model-aaa"
+        set_status(connection, "churn_model", "churn_model-bbb", "champion", reason="better on the holdout")
+        assert champion(connection, "churn_model").model_version == "churn_model-bbb"
+        assert model_history(connection, "churn_model")[1].status == "retired"
