@@ -169,6 +169,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     from anticipate.status import warehouse_status
 
     settings = _settings(args)
+    if args.published_path:
+        import duckdb
+
+        from anticipate.publish import MANIFEST_TABLE, default_published_path
+
+        published = default_published_path(settings.warehouse).resolve()
+        if not published.exists():
+            raise CliError(f"{published}: nothing published yet; a successful `anticipate run` publishes it")
+        with duckdb.connect(str(published), read_only=True) as connection:
+            when, tables = connection.execute(f"select max(published_at), count(*) from {MANIFEST_TABLE}").fetchone()
+        _print(f"published {tables} tables at {when:%Y-%m-%d %H:%M:%S %Z}; open it read-only:")
+        _print(str(published))  # the last line: scripts take the path from here
+        return 0
     _print(warehouse_status(settings.warehouse))
     return 0
 
@@ -288,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="row counts per schema, last run, rejects by reason")
     add_paths(status, mapping=False)
+    status.add_argument("--published-path", action="store_true",
+                        help="print where the published read-only copy is (its path is the last line)")
     status.set_defaults(handler=cmd_status)
 
     models = commands.add_parser("models", help="registered model versions; `models rollback NAME [--to VERSION]`")

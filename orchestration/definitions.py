@@ -3,15 +3,16 @@
 import dagster as dg
 
 from orchestration.assets import ingest_landing_files, prediction_dbt_models, warehouse_dbt_models
-from orchestration.jobs import daily_refresh_job
+from orchestration.jobs import daily_refresh_job, retrain_models_job
 from orchestration.model_assets import model_assets
 from orchestration.resources import AnticipateSettings, ModelTraining, dbt_cli_resource
-from orchestration.schedules import daily_refresh_schedule
+from orchestration.publishing import published_warehouse
+from orchestration.schedules import daily_refresh_schedule, weekly_retrain_schedule
 
 defs = dg.Definitions(
-    assets=[ingest_landing_files, warehouse_dbt_models, *model_assets, prediction_dbt_models],
-    jobs=[daily_refresh_job],
-    schedules=[daily_refresh_schedule],
+    assets=[ingest_landing_files, warehouse_dbt_models, *model_assets, prediction_dbt_models, published_warehouse],
+    jobs=[daily_refresh_job, retrain_models_job],
+    schedules=[daily_refresh_schedule, weekly_retrain_schedule],
     resources={
         "settings": AnticipateSettings(),
         "model_training": ModelTraining(),

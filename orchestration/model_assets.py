@@ -88,6 +88,28 @@ def _keep_champion(context: dg.AssetExecutionContext, warehouse: Path, model_nam
     return dg.MaterializeResult(metadata={"trained": False, "reason": reason, "champion": kept or "none"})
 
 
+def _fresh_champion(context, warehouse: Path, model_name: str, model_training: ModelTraining) -> dg.MaterializeResult | None:
+    """Skip training while the champion is younger than retrain_after_days, unless forced: the daily job
+    scores with it, the weekly schedule and the drift sensor retrain."""
+    import duckdb
+
+    from ml.registry import champion
+
+    if model_training.force:
+        return None
+    with duckdb.connect(str(warehouse)) as connection:
+        current = champion(connection, model_name)
+    if current is None:
+        return None
+    age = datetime.now(timezone.utc) - current.trained_at.astimezone(timezone.utc)
+    if age.days >= model_training.retrain_after_days:
+        return None
+    reason = (f"champion {current.model_version} is {age.days} day(s) old, under retrain_after_days="
+              f"{model_training.retrain_after_days}; the weekly retraining or the drift sensor retrains it")
+    context.log.info(f"{model_name} not retrained: {reason}")
+    return dg.MaterializeResult(metadata={"trained": False, "reason": reason, "champion": current.model_version})
+
+
 def _metrics_markdown(table, columns) -> str:
     header = "| candidate | " + " | ".join(columns) + " |\n|---|" + "---:|" * len(columns)
     rows = [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |" for name, row in table.iterrows()]
@@ -105,6 +127,9 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
     from ml.training import CLASSIFIER_METRICS, MODEL_LABEL
 
     warehouse = settings.resolve().warehouse
+    skipped = _fresh_champion(context, warehouse, model_name, model_training)
+    if skipped is not None:
+        return skipped
     frame = load_training_set(warehouse, target=target, horizon_days=horizon_days)
     context.log.info(f"{model_name}: {len(frame):,} labelled rows over {frame['as_of_date'].nunique()} as-of dates")
     try:
@@ -207,6 +232,9 @@ def clv_model(context: dg.AssetExecutionContext, settings: AnticipateSettings, m
     from ml.training import REVENUE_METRICS, TrainedLifetimeValue, train_lifetime_value
 
     warehouse = settings.resolve().warehouse
+    skipped = _fresh_champion(context, warehouse, "clv_model", model_training)
+    if skipped is not None:
+        return skipped
     horizon = model_training.revenue_horizon_days
     frame = load_training_set(warehouse, target="revenue", horizon_days=horizon)
     orders = _read(warehouse, "select customer_id, ordered_at, net_revenue, is_purchase from marts.fct_orders")
@@ -354,4 +382,6 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, settings: Anticip
                                                                model_version=record.model_version, scored_at=scored_at))
 
 
-model_assets = [churn_model, propensity_model, clv_model, churn_scores, purchase_propensity, customer_lifetime_value]
+training_assets = [churn_model, propensity_model, clv_model]
+scoring_assets = [churn_scores, purchase_propensity, customer_lifetime_value]
+model_assets = [*training_assets, *scoring_assets]

@@ -20,10 +20,18 @@ class AnticipateSettings(dg.ConfigurableResource):
     landing_dir: str | None = None
     warehouse: str | None = None
     mapping_path: str | None = None
+    published_path: str | None = None
 
     def resolve(self) -> Settings:
         settings = Settings.from_env(landing_dir=self.landing_dir, warehouse=self.warehouse)
         return Settings(landing_dir=settings.landing_dir.resolve(), warehouse=settings.warehouse.resolve())
+
+    def published(self) -> Path:
+        """Where readers find the published copy: the field, else ANTICIPATE_PUBLISHED_PATH, else beside the warehouse."""
+        from anticipate.publish import default_published_path
+
+        return Path(self.published_path).expanduser().resolve() if self.published_path else \
+            default_published_path(self.resolve().warehouse).resolve()
 
     def export_warehouse_for_dbt(self) -> Settings:
         """dbt runs as a subprocess and reads the warehouse path from the environment (profiles.yml)."""
@@ -38,6 +46,10 @@ class ModelTraining(dg.ConfigurableResource):
     and revenue_horizon_days that named the label columns (defaults 90, 30, 90)."""
 
     models_dir: str | None = None
+    #: the daily job retrains a model only when its champion is older than this (or there is none); the
+    #: weekly schedule and the drift sensor set `force` to retrain regardless
+    retrain_after_days: int = 7
+    force: bool = False
     n_iter: int = 6
     cv_folds: int = 3
     time_budget_seconds: float = 60.0

@@ -16,6 +16,18 @@ def test_definitions_load_and_validate():
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("daily_refresh") is not None
     assert defs.resolve_schedule_def("daily_refresh_schedule").cron_schedule == "0 5 * * *"
+    assert defs.resolve_schedule_def("weekly_retrain_schedule").cron_schedule == "0 7 * * 1"
+
+
+def test_the_retraining_job_forces_training_and_rescores_and_publishes_downstream():
+    from orchestration.jobs import RETRAIN_RUN_CONFIG
+
+    job = load_defs().resolve_job_def("retrain_models")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert selected == {"churn_model", "propensity_model", "clv_model", "predictions/churn_scores",
+                        "predictions/purchase_propensity", "predictions/customer_lifetime_value",
+                        "predictions/customer_predictions", "published_warehouse"}
+    assert RETRAIN_RUN_CONFIG["resources"]["model_training"]["config"]["force"] is True
 
 
 def test_dbt_staging_models_depend_on_the_ingested_raw_tables():

@@ -252,7 +252,7 @@ def test_short_history_keeps_the_champion_and_scoring_still_uses_it(demo_run, tm
             [churn_model, churn_scores],
             resources={
                 "settings": AnticipateSettings(landing_dir=str(landing), warehouse=str(copy)),
-                "model_training": ModelTraining(**FAST_TRAINING, min_train_dates=1000),
+                "model_training": ModelTraining(**FAST_TRAINING, min_train_dates=1000, force=True),
             },
         )
     assert result.success
@@ -263,3 +263,30 @@ def test_short_history_keeps_the_champion_and_scoring_still_uses_it(demo_run, tm
         scored_by = connection.execute("select distinct model_version from predictions.churn_scores").fetchall()
     assert after == [(before[0][0], "champion")]
     assert scored_by == before
+
+
+def test_a_second_daily_run_scores_with_the_fresh_champions_instead_of_retraining(demo_run, tmp_path):
+    from anticipate.cli import run_daily_job
+
+    _, landing, warehouse, _ = demo_run
+    copy = tmp_path / "warehouse" / "anticipate.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(warehouse, copy)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+        environment.setenv("ANTICIPATE_WAREHOUSE", str(copy))
+        result = run_daily_job(Settings(landing_dir=landing, warehouse=copy), model_training=FAST_TRAINING)
+    assert result.success
+    for name in ("churn_model", "propensity_model", "clv_model"):
+        metadata = result.asset_materializations_for_node(name)[0].metadata
+        assert metadata["trained"].value is False and "retrain_after_days" in metadata["reason"].value
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        assert connection.execute("select count(*) from ml.model_registry").fetchone()[0] == 3
+    published = copy.parent / "published" / "anticipate.duckdb"
+    with duckdb.connect(str(published), read_only=True) as connection:
+        tables = {row[0] for row in connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+        assert {"marts.dim_customers", "predictions.churn_scores", "predictions.customer_predictions",
+                "ml.model_registry"} <= tables
+        assert not any(name.startswith(("raw.", "staging.")) for name in tables)
+        assert connection.execute("select count(*) from predictions.purchase_propensity").fetchone()[0] > 50
