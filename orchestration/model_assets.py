@@ -294,10 +294,17 @@ def clv_model(context: dg.AssetExecutionContext, settings: AnticipateSettings, m
 # Scoring
 
 
+#: prediction table -> the column logged to ml.prediction_log for monitoring
+SCORE_COLUMNS = {"predictions.churn_scores": "churn_probability", "predictions.purchase_propensity": "probability",
+                 "predictions.customer_lifetime_value": "expected_revenue"}
+
+
 def _publish(context, warehouse: Path, model_name: str, table: str, score: Callable) -> dg.MaterializeResult:
-    """Load the champion, build the rows with `score(model, record)`, swap them into `table` atomically."""
+    """Load the champion, build the rows with `score(model, record)`, log them for monitoring (with their
+    drift against the rows being replaced), and swap them into `table` atomically."""
     import duckdb
 
+    from ml.monitoring_runs import log_predictions
     from ml.prediction_tables import replace_table
     from ml.registry import champion, load_artifact
 
@@ -309,10 +316,15 @@ def _publish(context, warehouse: Path, model_name: str, table: str, score: Calla
     model = load_artifact(record.artifact_path, record.model_version)
     rows = score(model, record)
     with duckdb.connect(str(warehouse)) as connection:
+        drift = log_predictions(connection, model_name=model_name, rows=rows, score_column=SCORE_COLUMNS[table],
+                                horizon_days=record.horizon_days, table=table)
         written = replace_table(connection, table, rows)
-    context.log.info(f"{table}: {written:,} rows from {record.model_version}")
-    return dg.MaterializeResult(metadata={"scored": True, "rows": written, "model_version": record.model_version,
-                                          "table": table})
+    context.log.info(f"{table}: {written:,} rows from {record.model_version}"
+                     + (f"; score PSI {drift['psi']:.3f} against the previous run" if drift else ""))
+    metadata = {"scored": True, "rows": written, "model_version": record.model_version, "table": table}
+    if drift:
+        metadata["score_psi_vs_previous_run"] = float(drift["psi"])
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _current_features(warehouse: Path):

@@ -61,6 +61,12 @@ class ModelTraining(dg.ConfigurableResource):
     promotion_tolerance_auc: float = 0.01
     #: ... and a lifetime-value model unless its holdout RMSE is higher by more than this share
     promotion_tolerance_rmse_ratio: float = 0.02
+    #: the drift sensor requests retraining only with at least this many labelled outcomes since the
+    #: champion's training, at most once per drift_min_interval_hours, when a change is detected in the
+    #: realised errors or at least drift_share_threshold of the features drifted
+    drift_min_new_outcomes: int = 500
+    drift_min_interval_hours: float = 24.0
+    drift_share_threshold: float = 0.3
     churn_horizon_days: int = 90
     propensity_horizon_days: int = 30
     revenue_horizon_days: int = 90

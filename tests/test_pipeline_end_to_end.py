@@ -290,3 +290,73 @@ def test_a_second_daily_run_scores_with_the_fresh_champions_instead_of_retrainin
                 "ml.model_registry"} <= tables
         assert not any(name.startswith(("raw.", "staging.")) for name in tables)
         assert connection.execute("select count(*) from predictions.purchase_propensity").fetchone()[0] > 50
+
+
+def test_monitoring_measures_closed_prediction_windows_and_the_sensor_decides_on_drift(demo_run, tmp_path):
+    """Predictions logged 60 days before the data ends have a closed 30-day window: their realised
+    performance is measured against a recount of orders, and the drift sensor acts on the findings."""
+    import dagster as dg
+
+    from ml.monitoring_runs import monitor_classifier
+    from orchestration.monitoring import drift_retraining_sensor
+    from orchestration.resources import AnticipateSettings, ModelTraining
+
+    _, landing, warehouse, _ = demo_run
+    copy = tmp_path / "anticipate.duckdb"
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy)) as connection:
+        version = connection.execute(
+            "select model_version from ml.model_registry where model_name = 'propensity_model' and status = 'champion'"
+        ).fetchone()[0]
+        connection.execute(
+            """
+            insert into ml.prediction_log
+            select 'propensity_model', model_version,
+                   cast((select latest_order_date from intermediate.int_data_dates_summarized) - 60 as timestamptz),
+                   customer_id, 30, probability
+            from predictions.purchase_propensity
+            """
+        )
+        logged = connection.execute("select count(*) from predictions.purchase_propensity").fetchone()[0]
+        bought = connection.execute(
+            """
+            select count(distinct p.customer_id) from predictions.purchase_propensity p
+            join marts.fct_orders o on o.customer_id = p.customer_id and o.is_purchase
+            where o.ordered_date >= (select latest_order_date - 60 from intermediate.int_data_dates_summarized)
+              and o.ordered_date < (select latest_order_date - 30 from intermediate.int_data_dates_summarized)
+            """
+        ).fetchone()[0]
+        summary = monitor_classifier(connection, "propensity_model")
+        assert summary["labelled_outcomes"] == logged
+        n, positive_rate, roc = connection.execute(
+            "select n, positive_rate, roc_auc from ml.realised_performance where model_name = 'propensity_model'"
+        ).fetchone()
+        assert n == logged and positive_rate == pytest.approx(bought / logged) and 0 <= roc <= 1
+        kinds = {row[0] for row in connection.execute(
+            "select distinct kind from ml.monitoring_events where model_name = 'propensity_model'").fetchall()}
+        assert {"feature_drift", "performance_drift"} <= kinds
+
+    def evaluate(**training):
+        resources = {"settings": AnticipateSettings(landing_dir=str(landing), warehouse=str(copy)),
+                     "model_training": ModelTraining(**training)}
+        with dg.build_sensor_context(resources=resources) as context:
+            return drift_retraining_sensor(context)
+
+    # the logged outcomes predate the champion's training: nothing new to learn from, whatever the drift
+    quiet = evaluate()
+    assert isinstance(quiet, dg.SkipReason)
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute(
+            "insert into ml.monitoring_events values (now(), 'propensity_model', ?, 'performance_drift', true, "
+            "'ADWIN detected a change', '{}')", [version])
+        # a champion trained long before those predictions: their outcomes are new labelled evidence
+        connection.execute("update ml.model_registry set trained_at = trained_at - interval 400 day "
+                           "where model_name = 'propensity_model'")
+    fired = evaluate(drift_min_new_outcomes=10)
+    assert isinstance(fired, dg.RunRequest)
+    assert "propensity_model" in fired.tags["anticipate/reason"]
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        decisions = connection.execute(
+            "select drift_detected, summary from ml.monitoring_events where kind = 'sensor_decision' and model_name = "
+            "'propensity_model' order by event_at").fetchall()
+    assert [fire for fire, _ in decisions] == [False, True]
