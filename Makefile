@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: install demo test dev dbt-parse bench-warehouse bench-models clean
+.PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-warehouse: $(STAMP) target/manifest.json
 # Churn and propensity models vs baselines on the real datasets in ../shared/data (about 10 minutes).
 bench-models: $(STAMP) target/manifest.json
 	$(BIN)/python -m benchmarks.bench_models
+
+# Recommenders (two-stage model and baselines) on the real datasets in ../shared/data (about 12 minutes).
+bench-recommender: $(STAMP) target/manifest.json
+	$(BIN)/python -m benchmarks.bench_recommender
 
 clean:
 	rm -rf warehouse data/landing target logs .dagster_home

@@ -42,11 +42,28 @@ PREDICTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("scored_at", "timestamp with time zone"),
         ("model_version", "varchar"),
     ),
+    "predictions.next_best_products": (
+        ("customer_id", "varchar"),
+        ("rank", "integer"),
+        ("product_id", "varchar"),
+        ("score", "double"),
+        ("reason", "varchar"),
+        ("model_version", "varchar"),
+        ("scored_at", "timestamp with time zone"),
+    ),
+    "predictions.similar_products": (
+        ("product_id", "varchar"),
+        ("rank", "integer"),
+        ("similar_product_id", "varchar"),
+        ("score", "double"),
+        ("model_version", "varchar"),
+        ("scored_at", "timestamp with time zone"),
+    ),
 }
 
 
 def _create_statement(table: str, columns: tuple[tuple[str, str], ...], *, if_not_exists: bool) -> str:
-    body = ", ".join(f"{name} {kind}" for name, kind in columns)
+    body = ", ".join(f'"{name}" {kind}' for name, kind in columns)
     return f"create table {'if not exists ' if if_not_exists else ''}{table} ({body})"
 
 
@@ -92,7 +109,7 @@ def replace_table(connection: duckdb.DuckDBPyConnection, table: str, frame: pd.D
         try:
             connection.execute(f"drop table if exists {schema}.{staging_name}")
             connection.execute(_create_statement(f"{schema}.{staging_name}", columns, if_not_exists=False))
-            selected = ", ".join(f"cast({column} as {kind})" for column, kind in columns)
+            selected = ", ".join(f'cast("{column}" as {kind})' for column, kind in columns)
             connection.execute(f"insert into {schema}.{staging_name} select {selected} from {view_name}")
             if before_swap is not None:
                 before_swap()

@@ -8,10 +8,12 @@ from orchestration.model_assets import model_assets
 from orchestration.monitoring import drift_retraining_sensor, model_monitoring
 from orchestration.resources import AnticipateSettings, ModelTraining, dbt_cli_resource
 from orchestration.publishing import published_warehouse
+from orchestration.recommender_assets import recommender_assets
 from orchestration.schedules import daily_refresh_schedule, weekly_retrain_schedule
 
 defs = dg.Definitions(
-    assets=[ingest_landing_files, warehouse_dbt_models, *model_assets, prediction_dbt_models, model_monitoring,
+    assets=[ingest_landing_files, warehouse_dbt_models, *model_assets, *recommender_assets, prediction_dbt_models,
+            model_monitoring,
             published_warehouse],
     jobs=[daily_refresh_job, retrain_models_job],
     schedules=[daily_refresh_schedule, weekly_retrain_schedule],

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.model_assets import training_assets
+from orchestration.recommender_assets import recommender_ranker
 
 #: Ingest new landing files, rebuild and test the warehouse, train models whose champion is missing or
 #: older than retrain_after_days, score, build the models over the predictions, publish.
@@ -16,7 +17,7 @@ daily_refresh_job = dg.define_asset_job(
 RETRAIN_RUN_CONFIG = {"resources": {"model_training": {"config": {"force": True}}}}
 retrain_models_job = dg.define_asset_job(
     name="retrain_models",
-    selection=dg.AssetSelection.assets(*training_assets).downstream(),
+    selection=dg.AssetSelection.assets(*training_assets, recommender_ranker).downstream(),
     config=RETRAIN_RUN_CONFIG,
     description="Retrain every model on the latest labelled window (challengers face the champion), rescore, publish.",
 )

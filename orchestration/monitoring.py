@@ -12,6 +12,8 @@ from orchestration.model_assets import churn_scores, purchase_propensity
 from orchestration.resources import AnticipateSettings, ModelTraining
 
 MONITORED_MODELS = ("churn_model", "propensity_model")
+#: models with a generated model card (ml.model_card knows their purpose)
+CARD_MODELS = ("churn_model", "propensity_model", "clv_model")
 
 
 @dg.asset(
@@ -20,21 +22,33 @@ MONITORED_MODELS = ("churn_model", "propensity_model")
     kinds={"duckdb", "python"},
     pool=WAREHOUSE_POOL,
 )
-def model_monitoring(context: dg.AssetExecutionContext, settings: AnticipateSettings) -> dg.MaterializeResult:
+def model_monitoring(context: dg.AssetExecutionContext, settings: AnticipateSettings,
+                     model_training: ModelTraining) -> dg.MaterializeResult:
     """Feature drift of today's scoring population against each champion's training rows (ml.feature_drift),
     realised performance of past predictions whose window closed (ml.realised_performance), ADWIN and
-    Page-Hinkley on their error stream; every finding lands in ml.monitoring_events."""
+    Page-Hinkley on their error stream; every finding lands in ml.monitoring_events. Then each champion's
+    model card (Markdown and HTML, with this drift status) is rewritten beside its report."""
     import duckdb
 
+    from ml.model_card import write_model_card
     from ml.monitoring_runs import monitor_classifier
+    from ml.registry import champion
 
-    summaries = {}
-    with duckdb.connect(str(settings.resolve().warehouse)) as connection:
+    warehouse = settings.resolve().warehouse
+    summaries, cards = {}, {}
+    with duckdb.connect(str(warehouse)) as connection:
         for model_name in MONITORED_MODELS:
             summary = monitor_classifier(connection, model_name)
             summaries[model_name] = summary
             context.log.info(f"{model_name}: {summary}")
-    return dg.MaterializeResult(metadata={"summaries": dg.MetadataValue.json(summaries)})
+        for model_name in CARD_MODELS:
+            if champion(connection, model_name) is None:
+                continue
+            markdown, _ = write_model_card(connection, model_name, model_training.models_path(warehouse) / model_name)
+            cards[model_name] = str(markdown)
+    context.log.info(f"model cards: {', '.join(cards.values()) or 'none (no champion yet)'}")
+    return dg.MaterializeResult(metadata={"summaries": dg.MetadataValue.json(summaries),
+                                          "model_cards": dg.MetadataValue.json(cards)})
 
 
 def decide(model_training: ModelTraining, inputs: dict, *, last_trigger_at: datetime | None, now: datetime):

@@ -6,11 +6,12 @@ import dagster as dg
 from orchestration.assets import WAREHOUSE_POOL, prediction_dbt_models
 from orchestration.model_assets import scoring_assets
 from orchestration.monitoring import model_monitoring
+from orchestration.recommender_assets import next_best_products
 from orchestration.resources import AnticipateSettings
 
 
 @dg.asset(
-    deps=[prediction_dbt_models, *scoring_assets, model_monitoring],
+    deps=[prediction_dbt_models, *scoring_assets, next_best_products, model_monitoring],
     group_name="publishing",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,

@@ -67,6 +67,10 @@ class ModelTraining(dg.ConfigurableResource):
     drift_min_new_outcomes: int = 500
     drift_min_interval_hours: float = 24.0
     drift_share_threshold: float = 0.3
+    #: ... and a recommender unless its holdout NDCG@10 is lower by more than this
+    promotion_tolerance_ndcg: float = 0.005
+    #: purchases in this many days after the cutoff are the recommender's labels and its holdout window
+    recommendation_horizon_days: int = 14
     churn_horizon_days: int = 90
     propensity_horizon_days: int = 30
     revenue_horizon_days: int = 90

@@ -24,9 +24,11 @@ def test_the_retraining_job_forces_training_and_rescores_and_publishes_downstrea
 
     job = load_defs().resolve_job_def("retrain_models")
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert selected == {"churn_model", "propensity_model", "clv_model", "predictions/churn_scores",
-                        "predictions/purchase_propensity", "predictions/customer_lifetime_value",
-                        "predictions/customer_predictions", "published_warehouse"}
+    assert selected == {"churn_model", "propensity_model", "clv_model", "recommender_ranker", "recommender_candidates",
+                        "predictions/churn_scores", "predictions/purchase_propensity",
+                        "predictions/customer_lifetime_value", "predictions/next_best_products",
+                        "predictions/similar_products", "predictions/customer_predictions",
+                        "predictions/customer_next_best_products", "model_monitoring", "published_warehouse"}
     assert RETRAIN_RUN_CONFIG["resources"]["model_training"]["config"]["force"] is True
 
 

@@ -168,6 +168,8 @@ def test_prediction_tables_have_the_published_columns_and_one_row_per_customer_o
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         for table, columns in PREDICTION_TABLES.items():
             assert described_columns(connection, table) == columns, table
+            if table not in ONE_ROW_PER_CUSTOMER_OF:
+                continue  # the recommender's tables: test_every_known_customer_gets_ten_active_products_with_reasons
             population = connection.execute(
                 f"select list(customer_id order by customer_id) from marts.customer_features_current "
                 f"where {ONE_ROW_PER_CUSTOMER_OF[table]}"
@@ -212,10 +214,14 @@ def test_every_model_is_registered_once_as_champion_with_metrics_beside_baseline
             "select model_name, model_version, status, artifact_path, report_path, training_rows, "
             "json_array_length(feature_list) from ml.model_registry order by model_name"
         ).fetchall()
-        assert [row[0] for row in registry] == ["churn_model", "clv_model", "propensity_model"]
+        assert [row[0] for row in registry] == ["churn_model", "clv_model", "propensity_model", "recommender_ranker"]
         for name, version, status, artifact, report, rows, features in registry:
-            assert status == "champion" and version.startswith(f"{name}-")
-            assert Path(artifact).is_file() and Path(report).is_file() and rows > 0 and features > 0
+            assert status == "champion" and version.startswith(f"{name}-") and Path(artifact).is_file()
+            if name == "recommender_ranker":
+                continue  # its evidence is the metrics table; no HTML report
+            assert Path(report).is_file() and rows > 0 and features > 0
+            card = Path(artifact).parent / "model_card.html"
+            assert card.is_file() and version in card.read_text(encoding="utf-8")
             html = Path(report).read_text(encoding="utf-8")
             assert all((Path(report).parent / image).is_file() for image in ("roc.png", "metrics_vs_baselines.png")) \
                 or name == "clv_model"
@@ -227,6 +233,7 @@ def test_every_model_is_registered_once_as_champion_with_metrics_beside_baseline
         assert baselines["churn_model"] == ["baseline: RFM logistic regression", "baseline: days since last purchase"]
         assert baselines["propensity_model"] == ["baseline: recent frequency rate (90 d)"]
         assert "baseline: predict zero" in baselines["clv_model"]
+        assert baselines["recommender_ranker"] == ["baseline: GP-TopFreq", "baseline: global popularity"]
         importance = connection.execute(
             "select model_name, count(*), min(importance_rank) from ml.feature_importance group by 1 order by 1"
         ).fetchall()
@@ -277,11 +284,11 @@ def test_a_second_daily_run_scores_with_the_fresh_champions_instead_of_retrainin
         environment.setenv("ANTICIPATE_WAREHOUSE", str(copy))
         result = run_daily_job(Settings(landing_dir=landing, warehouse=copy), model_training=FAST_TRAINING)
     assert result.success
-    for name in ("churn_model", "propensity_model", "clv_model"):
+    for name in ("churn_model", "propensity_model", "clv_model", "recommender_ranker"):
         metadata = result.asset_materializations_for_node(name)[0].metadata
         assert metadata["trained"].value is False and "retrain_after_days" in metadata["reason"].value
     with duckdb.connect(str(copy), read_only=True) as connection:
-        assert connection.execute("select count(*) from ml.model_registry").fetchone()[0] == 3
+        assert connection.execute("select count(*) from ml.model_registry").fetchone()[0] == 4
     published = copy.parent / "published" / "anticipate.duckdb"
     with duckdb.connect(str(published), read_only=True) as connection:
         tables = {row[0] for row in connection.execute(
@@ -360,3 +367,24 @@ def test_monitoring_measures_closed_prediction_windows_and_the_sensor_decides_on
             "select drift_detected, summary from ml.monitoring_events where kind = 'sensor_decision' and model_name = "
             "'propensity_model' order by event_at").fetchall()
     assert [fire for fire, _ in decisions] == [False, True]
+
+
+def test_every_known_customer_gets_ten_active_products_with_reasons(demo_run):
+    _, _, warehouse, _ = demo_run
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        customers = connection.execute("select count(*) from marts.dim_customers where not is_placeholder").fetchone()[0]
+        lists = connection.execute(
+            "select count(distinct customer_id), count(*), max(\"rank\"), count(distinct reason) from predictions.next_best_products"
+        ).fetchone()
+        assert lists[0] == customers and lists[1] == 10 * customers and lists[2] == 10 and lists[3] > 3
+        inactive = connection.execute(
+            "select count(*) from predictions.next_best_products join marts.dim_products using (product_id) where not is_active"
+        ).fetchone()[0]
+        assert inactive == 0
+        reasons = {row[0].split(" ")[0] for row in connection.execute(
+            "select distinct reason from predictions.next_best_products").fetchall()}
+        assert {"bought", "popular"} <= reasons
+        similar = connection.execute(
+            "select count(*), count(*) filter (where product_id = similar_product_id), max(score) <= 1.000001 "
+            "from predictions.similar_products").fetchone()
+        assert similar[0] > 0 and similar[1] == 0 and similar[2]

@@ -28,6 +28,23 @@
             scored_at timestamp with time zone,
             model_version varchar
         );
+        create table if not exists predictions.next_best_products (
+            customer_id varchar,
+            "rank" integer,
+            product_id varchar,
+            score double,
+            reason varchar,
+            model_version varchar,
+            scored_at timestamp with time zone
+        );
+        create table if not exists predictions.similar_products (
+            product_id varchar,
+            "rank" integer,
+            similar_product_id varchar,
+            score double,
+            model_version varchar,
+            scored_at timestamp with time zone
+        );
     {%- else %}
         select 1
     {%- endif %}

@@ -38,7 +38,7 @@ def test_replace_swaps_in_the_new_rows_and_leaves_no_staging_table(connection):
     assert replace_table(connection, "predictions.purchase_propensity", propensity_rows("v2", customers=5)) == 5
     assert connection.execute("select model_version, count(*) from predictions.purchase_propensity group by 1").fetchall() == [("v2", 5)]
     tables = {row[0] for row in connection.execute("select table_name from information_schema.tables where table_schema = 'predictions'").fetchall()}
-    assert tables == {"churn_scores", "purchase_propensity", "customer_lifetime_value"}
+    assert tables == {table.split(".")[1] for table in PREDICTION_TABLES}
 
 
 def test_a_run_that_fails_before_the_swap_leaves_the_previous_predictions(connection):

@@ -1,0 +1,470 @@
+"""Baseline recommenders with one interface: `fit(interactions, ...)` then `recommend(customer_ids, k)`.
+
+- PopularityRecommender: the products most customers bought (optionally in the last `window_days`).
+- PersonalTopFrequency (P-TopFreq): the customer's own most often bought products, optionally decayed by age.
+- GPTopFrequency (GP-TopFreq): P-TopFreq, the rest of the list filled with popularity.
+- ItemKNN: cosine item-item similarity on the customer x product matrix, top `neighbours` per product.
+- ImplicitALS: iALS matrix factorisation of the weighted matrix (the `implicit` library).
+- CategoryAffinityPopularity: popular products of the categories the customer engages with.
+
+Every recommender scores the products it has evidence for; products without evidence (score -inf) are never
+listed, so a list can be shorter than k. Inactive products (dim_products.is_active false) are never listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ml.recommend.data import DEFAULT_EVENT_WEIGHTS, inactive_products, with_weights
+
+__all__ = [
+    "BaseRecommender",
+    "PopularityRecommender",
+    "PersonalTopFrequency",
+    "GPTopFrequency",
+    "ItemKNN",
+    "ImplicitALS",
+    "CategoryAffinityPopularity",
+    "RECOMMENDATION_COLUMNS",
+]
+
+RECOMMENDATION_COLUMNS = ("customer_id", "rank", "product_id", "score")
+REQUIRED_COLUMNS = ("customer_id", "product_id", "interaction_type", "interacted_at")
+#: Rows of dense scores computed at once: bounds memory at batch x catalogue floats.
+SCORE_CELLS_PER_BATCH = 8_000_000
+
+
+def _check_positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+def _check_optional_positive(value, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        raise ValueError(f"{name} must be a number > 0 or None, got {value!r}")
+
+
+class BaseRecommender:
+    """Shared fit/recommend plumbing: product and customer vocabularies, inactive and excluded products, top-k.
+
+    Subclasses implement `_fit(interactions)` and `_score(rows)`, which returns a dense float array of shape
+    (len(rows), n_products) for known customers' row numbers, -inf where the model has no evidence.
+    """
+
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        *,
+        products: pd.DataFrame | None = None,
+        customers: pd.DataFrame | None = None,
+        customer_features: pd.DataFrame | None = None,
+        as_of=None,
+    ) -> "BaseRecommender":
+        """Learn from `interactions` (customer_id, product_id, interaction_type, interacted_at[, rating]).
+
+        Parameters
+        ----------
+        interactions : DataFrame
+            Past interactions only; the caller cuts them at `as_of`.
+        products : DataFrame, optional
+            marts.dim_products: its active products join the catalogue, inactive ones are never recommended.
+        customers : DataFrame, optional
+            marts.dim_customers, for recommenders that segment customers.
+        customer_features : DataFrame, optional
+            marts.customer_features_snapshot rows dated on or before as_of, for recommenders that use them.
+        as_of : timestamp, optional
+            "Now" for recency and trends; defaults to just after the latest interaction.
+        """
+        if not isinstance(interactions, pd.DataFrame):
+            raise TypeError(f"interactions must be a pandas DataFrame, got {type(interactions).__name__}")
+        missing = [column for column in REQUIRED_COLUMNS if column not in interactions.columns]
+        if missing:
+            raise ValueError(f"interactions must have columns {list(REQUIRED_COLUMNS)}; missing {missing}")
+        interactions = interactions.dropna(subset=["customer_id", "product_id"])
+        if as_of is None:
+            latest = interactions["interacted_at"].max()
+            as_of = (latest + pd.Timedelta(microseconds=1)) if pd.notna(latest) else pd.Timestamp.now()
+        self.as_of_ = pd.Timestamp(as_of)
+        if (interactions["interacted_at"] >= self.as_of_).any():
+            raise ValueError(f"interactions must all be before as_of ({self.as_of_}); cut them at the cutoff first")
+
+        catalogue = pd.Index(interactions["product_id"].astype(str).unique())
+        if products is not None:
+            if "product_id" not in products.columns:
+                raise ValueError("products must have a product_id column")
+            catalogue = catalogue.union(pd.Index(products["product_id"].astype(str)), sort=False)
+        inactive = inactive_products(products)
+        self.item_index_ = pd.Index(catalogue, dtype=object)
+        self.customer_index_ = pd.Index(interactions["customer_id"].astype(str).unique(), dtype=object)
+        self.active_ = ~self.item_index_.isin(list(inactive))
+        self.products_ = products
+        self.customers_ = customers
+        self.customer_features_ = customer_features
+        prepared = interactions.assign(
+            customer_id=interactions["customer_id"].astype(str),
+            product_id=interactions["product_id"].astype(str),
+            _customer=self.customer_index_.get_indexer(interactions["customer_id"].astype(str)),
+            _item=self.item_index_.get_indexer(interactions["product_id"].astype(str)),
+        )
+        self._fit(prepared)
+        return self
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _score_unknown(self, customer_ids: list[str]) -> np.ndarray:
+        """Scores for customers absent from training: no evidence, unless a subclass knows better."""
+        return np.full((len(customer_ids), len(self.item_index_)), -np.inf)
+
+    def _matrix(self, interactions: pd.DataFrame, values: np.ndarray) -> sparse.csr_matrix:
+        matrix = sparse.csr_matrix(
+            (values, (interactions["_customer"].to_numpy(), interactions["_item"].to_numpy())),
+            shape=(len(self.customer_index_), len(self.item_index_)),
+        )
+        matrix.sum_duplicates()
+        return matrix
+
+    def score_frame(self, customer_ids: Iterable) -> tuple[list[str], np.ndarray]:
+        """(customer ids as strings, their raw scores over `item_index_`), for small audiences and tests."""
+        ids = [str(c) for c in customer_ids]
+        return ids, self._scores_for(ids)
+
+    def _scores_for(self, ids: list[str]) -> np.ndarray:
+        rows = self.customer_index_.get_indexer(ids)
+        scores = np.empty((len(ids), len(self.item_index_)))
+        known = rows >= 0
+        if known.any():
+            scores[known] = self._score(rows[known])
+        if (~known).any():
+            scores[~known] = self._score_unknown([i for i, k in zip(ids, known) if not k])
+        return scores
+
+    def recommend(self, customer_ids: Iterable, k: int = 10, *, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Top-k products per customer, best first.
+
+        Parameters
+        ----------
+        customer_ids : iterable
+            Customers to recommend for; unknown customers get what the model can offer them (often nothing).
+        k : int, default=10
+        exclude : DataFrame, optional
+            (customer_id, product_id) pairs never to recommend, e.g. recently bought non-repeatable products.
+
+        Returns
+        -------
+        DataFrame with columns customer_id, rank (1..), product_id, score; at most k rows per customer.
+        """
+        _check_positive_int(k, "k")
+        if not hasattr(self, "item_index_"):
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit first")
+        ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        excluded: dict[str, np.ndarray] = {}
+        if exclude is not None and len(exclude):
+            pairs = exclude.assign(customer_id=exclude["customer_id"].astype(str),
+                                   _item=self.item_index_.get_indexer(exclude["product_id"].astype(str)))
+            pairs = pairs[pairs["_item"] >= 0]
+            excluded = {customer: group.to_numpy() for customer, group in pairs.groupby("customer_id")["_item"]}
+        n_items = len(self.item_index_)
+        k_eff = min(k, n_items)
+        batch = max(1, SCORE_CELLS_PER_BATCH // max(n_items, 1))
+        frames = []
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            scores = self._scores_for(chunk)
+            scores[:, ~self.active_] = -np.inf
+            for offset, customer in enumerate(chunk):
+                if customer in excluded:
+                    scores[offset, excluded[customer]] = -np.inf
+            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_items else np.tile(
+                np.arange(n_items), (len(chunk), 1))
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            # best first; equal scores within the top k by catalogue position, so the order is reproducible
+            order = np.lexsort((top, -top_scores), axis=1)
+            top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+            keep = np.isfinite(top_scores)
+            counts = keep.sum(axis=1)
+            frames.append(pd.DataFrame({
+                "customer_id": np.repeat(np.asarray(chunk, dtype=object), counts),
+                "rank": np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else np.array([], int),
+                "product_id": self.item_index_.to_numpy()[top[keep]],
+                "score": top_scores[keep],
+            }))
+        if not frames:
+            return pd.DataFrame({"customer_id": pd.Series(dtype=object), "rank": pd.Series(dtype=int),
+                                 "product_id": pd.Series(dtype=object), "score": pd.Series(dtype=float)})
+        result = pd.concat(frames, ignore_index=True)
+        return result.astype({"rank": "int64", "score": "float64"})
+
+
+def _purchases(interactions: pd.DataFrame) -> pd.DataFrame:
+    return interactions[interactions["interaction_type"] == "purchase"]
+
+
+class PopularityRecommender(BaseRecommender):
+    """The same list for everyone: products ranked by how many distinct customers bought them.
+
+    Parameters
+    ----------
+    window_days : float or None, default=None
+        Count only purchases in the last `window_days` before as_of ("trending"); None counts all history.
+    """
+
+    def __init__(self, window_days: float | None = None):
+        self.window_days = window_days
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        _check_optional_positive(self.window_days, "window_days")
+        purchases = _purchases(interactions)
+        if self.window_days is not None:
+            purchases = purchases[purchases["interacted_at"] >= self.as_of_ - pd.Timedelta(days=self.window_days)]
+        buyers = purchases.groupby("_item")["_customer"].nunique()
+        self.popularity_ = np.zeros(len(self.item_index_))
+        self.popularity_[buyers.index.to_numpy()] = buyers.to_numpy()
+        self._row = np.where(self.popularity_ > 0, self.popularity_, -np.inf)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        return np.tile(self._row, (len(rows), 1))
+
+    def _score_unknown(self, customer_ids: list[str]) -> np.ndarray:
+        return np.tile(self._row, (len(customer_ids), 1))
+
+
+class PersonalTopFrequency(BaseRecommender):
+    """P-TopFreq: the customer's own products by purchase frequency (distinct purchase times, so one order's
+    repeated lines count once), each purchase weighted 0.5 ** (age_days / recency_half_life_days).
+
+    Parameters
+    ----------
+    recency_half_life_days : float or None, default=None
+        None weighs every purchase 1 (plain frequency). Equal scores are broken by the latest purchase.
+    """
+
+    def __init__(self, recency_half_life_days: float | None = None):
+        self.recency_half_life_days = recency_half_life_days
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        _check_optional_positive(self.recency_half_life_days, "recency_half_life_days")
+        occasions = _purchases(interactions).drop_duplicates(["_customer", "_item", "interacted_at"])
+        age_days = (self.as_of_ - occasions["interacted_at"]).dt.total_seconds().to_numpy() / 86_400
+        if self.recency_half_life_days is None:
+            weights = np.ones(len(occasions))
+        else:
+            weights = 0.5 ** (age_days / self.recency_half_life_days)
+        # a tie-breaker under any possible weight step: newer purchases add a little more
+        span = max(float(age_days.max()) if len(age_days) else 0.0, 1.0) + 1.0
+        weights = weights + 1e-6 * (1.0 - age_days / span)
+        self.frequency_ = self._matrix(occasions, weights)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        dense = self.frequency_[rows].toarray()
+        return np.where(dense > 0, dense, -np.inf)
+
+
+class GPTopFrequency(PersonalTopFrequency):
+    """GP-TopFreq: the customer's P-TopFreq products first, then the most popular others; customers unknown to
+    training get popularity alone.
+
+    Parameters
+    ----------
+    recency_half_life_days : float or None, default=None
+    popularity_window_days : float or None, default=None
+    """
+
+    def __init__(self, recency_half_life_days: float | None = None, popularity_window_days: float | None = None):
+        super().__init__(recency_half_life_days=recency_half_life_days)
+        self.popularity_window_days = popularity_window_days
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        super()._fit(interactions)
+        popularity = PopularityRecommender(window_days=self.popularity_window_days)
+        popularity.as_of_, popularity.item_index_, popularity.customer_index_ = self.as_of_, self.item_index_, self.customer_index_
+        popularity._fit(interactions)
+        # popularity in [0, 1) stays below every personal score (>= 1 after the shift)
+        self._fill = np.where(popularity.popularity_ > 0, popularity.popularity_ / (popularity.popularity_.max(initial=0) + 1), -np.inf)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        personal = super()._score(rows)
+        return np.where(np.isfinite(personal), 1.0 + personal, self._fill)
+
+    def _score_unknown(self, customer_ids: list[str]) -> np.ndarray:
+        return np.tile(self._fill, (len(customer_ids), 1))
+
+
+class ItemKNN(BaseRecommender):
+    """Item-based nearest neighbours: score(c, p) = sum over the customer's products q of w(c, q) x cos(q, p),
+    with cos the cosine between product columns of the customer x product matrix of log1p(summed weights),
+    keeping each product's `neighbours` most similar products. A product is not its own neighbour.
+
+    Parameters
+    ----------
+    neighbours : int, default=100
+    event_weights : mapping, optional
+        Weight per interaction type (defaults to DEFAULT_EVENT_WEIGHTS).
+    """
+
+    def __init__(self, neighbours: int = 100, event_weights: Mapping[str, float] | None = None):
+        self.neighbours = neighbours
+        self.event_weights = event_weights
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        _check_positive_int(self.neighbours, "neighbours")
+        weighted = with_weights(interactions, self.event_weights or DEFAULT_EVENT_WEIGHTS)
+        matrix = self._matrix(weighted, weighted["weight"].to_numpy())
+        matrix.data = np.log1p(matrix.data)
+        matrix.eliminate_zeros()
+        self.user_items_ = matrix.tocsr()
+        self.similarity_ = top_neighbour_similarity(matrix, self.neighbours)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        dense = (self.user_items_[rows] @ self.similarity_).toarray()
+        return np.where(dense > 0, dense, -np.inf)
+
+
+def top_neighbour_similarity(user_items: sparse.spmatrix, neighbours: int, *, chunk: int = 2000) -> sparse.csr_matrix:
+    """Item x item cosine similarity of the columns of `user_items`, keeping per row the `neighbours` largest
+    entries and no diagonal; computed in row chunks so memory stays at chunk x n_items."""
+    columns = sparse.csc_matrix(user_items, dtype=np.float64)
+    norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0))).ravel()
+    normalised = columns @ sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+    item_users = normalised.T.tocsr()
+    n_items = item_users.shape[0]
+    rows, cols, values = [], [], []
+    for start in range(0, n_items, chunk):
+        block = (item_users[start:start + chunk] @ normalised).tocsr()
+        _zero_diagonal(block, start)
+        block.eliminate_zeros()
+        for offset in range(block.shape[0]):
+            begin, end = block.indptr[offset], block.indptr[offset + 1]
+            if begin == end:
+                continue
+            row_values, row_cols = block.data[begin:end], block.indices[begin:end]
+            if end - begin > neighbours:
+                keep = np.argpartition(-row_values, neighbours - 1)[:neighbours]
+                row_values, row_cols = row_values[keep], row_cols[keep]
+            rows.append(np.full(len(row_cols), start + offset))
+            cols.append(row_cols)
+            values.append(row_values)
+    if not rows:
+        return sparse.csr_matrix((n_items, n_items))
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items))
+
+
+def _zero_diagonal(block: sparse.csr_matrix, start: int) -> None:
+    """Zero block[i, start + i] in place (the similarity of a product with itself)."""
+    for offset in range(block.shape[0]):
+        begin, end = block.indptr[offset], block.indptr[offset + 1]
+        hit = np.nonzero(block.indices[begin:end] == start + offset)[0]
+        if hit.size:
+            block.data[begin + hit] = 0.0
+
+
+class ImplicitALS(BaseRecommender):
+    """iALS (Hu, Koren and Volinsky 2008) via `implicit`: factors of the customer x product matrix of
+    log1p(summed interaction weights); a customer's score for a product is the dot product of their factors.
+
+    Parameters
+    ----------
+    factors : int, default=64
+    regularization : float, default=0.05
+    alpha : float, default=10.0
+        Confidence given to observed interactions.
+    iterations : int, default=15
+    event_weights : mapping, optional
+    random_state : int, default=0
+    num_threads : int, default=1
+    """
+
+    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 10.0, iterations: int = 15,
+                 event_weights: Mapping[str, float] | None = None, random_state: int = 0, num_threads: int = 1):
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.event_weights = event_weights
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        _check_positive_int(self.factors, "factors")
+        _check_positive_int(self.iterations, "iterations")
+        _check_positive_int(self.num_threads, "num_threads")
+        for name in ("regularization", "alpha"):
+            _check_optional_positive(getattr(self, name), name)
+        weighted = with_weights(interactions, self.event_weights or DEFAULT_EVENT_WEIGHTS)
+        matrix = self._matrix(weighted, weighted["weight"].to_numpy())
+        matrix.data = np.log1p(matrix.data)
+        matrix.eliminate_zeros()
+        self.user_items_ = matrix.astype(np.float32).tocsr()
+        # products nobody interacted with have untrained factors: no evidence
+        self._seen = np.asarray((self.user_items_ > 0).sum(axis=0)).ravel() > 0
+        if self.user_items_.nnz == 0:  # nothing to factorise: no evidence for anyone
+            self.user_factors_ = np.zeros((matrix.shape[0], self.factors))
+            self.item_factors_ = np.zeros((matrix.shape[1], self.factors))
+            return
+        # implicit's own threads do the work; BLAS threads on top oversubscribe the cores (implicit checks at fit)
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                                            iterations=self.iterations, random_state=self.random_state,
+                                            num_threads=self.num_threads)
+            model.fit(self.user_items_, show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors)
+        self.item_factors_ = np.asarray(model.item_factors)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        scores = (self.user_factors_[rows] @ self.item_factors_.T).astype(np.float64)
+        scores[:, ~self._seen] = -np.inf
+        return scores
+
+
+class CategoryAffinityPopularity(BaseRecommender):
+    """Popular products of the customer's categories: score(c, p) = share of the customer's interaction weight
+    in p's category x p's distinct buyers / the most bought product's buyers in that category.
+
+    Parameters
+    ----------
+    event_weights : mapping, optional
+    window_days : float or None, default=None
+        Popularity over the last `window_days` only; affinity always uses all history.
+    """
+
+    def __init__(self, event_weights: Mapping[str, float] | None = None, window_days: float | None = None):
+        self.event_weights = event_weights
+        self.window_days = window_days
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        _check_optional_positive(self.window_days, "window_days")
+        if self.products_ is None or "category" not in self.products_.columns:
+            raise ValueError("CategoryAffinityPopularity needs products with a category column")
+        category_of = self.products_.assign(product_id=self.products_["product_id"].astype(str)).set_index("product_id")["category"]
+        item_category = category_of.reindex(self.item_index_).fillna("unknown").astype(str)
+        self.category_index_ = pd.Index(item_category.unique())
+        item_cat = self.category_index_.get_indexer(item_category)
+        weighted = with_weights(interactions, self.event_weights or DEFAULT_EVENT_WEIGHTS)
+        affinity = sparse.csr_matrix(
+            (weighted["weight"].to_numpy(), (weighted["_customer"].to_numpy(), item_cat[weighted["_item"].to_numpy()])),
+            shape=(len(self.customer_index_), len(self.category_index_)),
+        )
+        totals = np.asarray(affinity.sum(axis=1)).ravel()
+        self.affinity_ = sparse.diags(np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)) @ affinity
+        popularity = PopularityRecommender(window_days=self.window_days)
+        popularity.as_of_, popularity.item_index_, popularity.customer_index_ = self.as_of_, self.item_index_, self.customer_index_
+        popularity._fit(interactions)
+        best_in_category = pd.Series(popularity.popularity_).groupby(item_cat).transform("max").to_numpy()
+        relative = np.divide(popularity.popularity_, best_in_category, out=np.zeros(len(item_cat)), where=best_in_category > 0)
+        self.item_category_ = item_cat
+        self.category_items_ = sparse.csr_matrix(
+            (relative, (item_cat, np.arange(len(item_cat)))), shape=(len(self.category_index_), len(item_cat)))
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        dense = (self.affinity_[rows] @ self.category_items_).toarray()
+        return np.where(dense > 0, dense, -np.inf)
