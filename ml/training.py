@@ -301,6 +301,13 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
 
         raise InsufficientHistoryError(f"{column}: {len(summary)} customers purchased before the holdout date "
                                        f"{split.test_as_of_date.date()}, need at least {settings.min_class_rows}")
+    repeat_spenders = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+    if repeat_spenders < settings.min_class_rows:
+        from ml.datasets import InsufficientHistoryError
+
+        raise InsufficientHistoryError(f"{column}: {repeat_spenders} customers bought again (with positive spend) "
+                                       f"before the holdout date {split.test_as_of_date.date()}; the spend model needs "
+                                       f"at least {settings.min_class_rows}")
     scored = summary.reindex(pd.Index(holdout_rows["customer_id"], name="customer_id"))
     known = scored.dropna()
     predictions, fit_seconds, caught_messages = {}, {}, []
@@ -320,6 +327,11 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
         # a holdout customer with no purchase before the date is outside the RFM models' population: 0
         predictions[name] = predicted.reindex(scored.index, fill_value=0.0).to_numpy(dtype=float)
 
+    if not np.all(np.isfinite(predictions[TrainedLifetimeValue.MODEL])):
+        from ml.datasets import InsufficientHistoryError
+
+        raise InsufficientHistoryError(f"{column}: BG/NBD + Gamma-Gamma gave non-finite forecasts; the purchase history "
+                                       "does not identify its parameters")
     regressor_name = "alternative: LightGBM regressor (tuned)"
     fit_started = time.perf_counter()
     features = prepare_features(frame)

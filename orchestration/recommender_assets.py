@@ -30,7 +30,8 @@ def recommender_ranker(context: dg.AssetExecutionContext, settings: AnticipateSe
     if skipped is not None:
         return skipped
     trained = train_recommender(warehouse, horizon_days=model_training.recommendation_horizon_days,
-                                random_state=model_training.random_state)
+                                random_state=model_training.random_state,
+                                event_weights=dict(model_training.recommendation_event_weights))
     for note in trained.model.notes_:
         context.log.warning(f"{MODEL_NAME}: {note}")
     models_dir = model_training.models_path(warehouse)
@@ -75,7 +76,8 @@ def recommender_candidates(context: dg.AssetExecutionContext, settings: Anticipa
         context.log.warning(f"no {MODEL_NAME} champion yet: no candidates")
         return dg.MaterializeResult(metadata={"refreshed": False, "reason": f"{MODEL_NAME} has no champion"})
     scoring_date = pd.Timestamp(_scoring_day(warehouse))
-    data = load_recommendation_data(warehouse, scoring_date, horizon_days=record.horizon_days)
+    data = load_recommendation_data(warehouse, scoring_date, horizon_days=record.horizon_days,
+                                    event_weights=dict(model_training.recommendation_event_weights))
     model.refresh(data.interactions, products=data.products, customers=data.customers,
                   customer_features=data.customer_features, as_of=scoring_date)
     _, path = save_artifact(model, model_training.models_path(warehouse), "recommender_serving")
@@ -122,8 +124,19 @@ def next_best_products(context: dg.AssetExecutionContext, settings: AnticipateSe
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         customers = [row[0] for row in connection.execute(
             "select customer_id from marts.dim_customers where not is_placeholder order by customer_id").fetchall()]
+    exclude = None
+    if model_training.exclude_bought_within_days > 0:
+        from ml.recommend.data import recently_bought
+
+        categories = set(model_training.non_repeatable_categories)
+        products = None
+        if categories and model.products_ is not None:
+            products = model.products_.loc[model.products_["category"].isin(categories), "product_id"].astype(str)
+        exclude = recently_bought(model.interactions_, as_of=model.as_of_,
+                                  within_days=model_training.exclude_bought_within_days, products=products)
+        context.log.info(f"excluding {len(exclude):,} recently bought (customer, product) pairs")
     scored_at = datetime.now(timezone.utc)
-    lists = model.recommend(customers, 10).assign(model_version=record.model_version, scored_at=scored_at)
+    lists = model.recommend(customers, 10, exclude=exclude).assign(model_version=record.model_version, scored_at=scored_at)
     similar = model.similar_products(10).assign(model_version=record.model_version, scored_at=scored_at)
     reasons = lists["reason"].str.replace(r" .*", "", regex=True).value_counts().head(5).to_dict()
     with duckdb.connect(str(warehouse)) as connection:

@@ -71,6 +71,13 @@ class ModelTraining(dg.ConfigurableResource):
     promotion_tolerance_ndcg: float = 0.005
     #: purchases in this many days after the cutoff are the recommender's labels and its holdout window
     recommendation_horizon_days: int = 14
+    #: implicit-feedback weight per interaction type for the recommender (keep in step with the dbt var
+    #: `event_weights`, which weights marts.customer_product_interactions); a rating counts rating x weight
+    recommendation_event_weights: dict[str, float] = {"view": 1.0, "cart": 3.0, "purchase": 5.0, "rating": 1.0}
+    #: keep products a customer bought in the last N days out of their list (0 = off: re-buying is most of
+    #: what grocery-like shops see); `non_repeatable_categories` limits it to those categories (empty = all)
+    exclude_bought_within_days: int = 0
+    non_repeatable_categories: list[str] = []
     churn_horizon_days: int = 90
     propensity_horizon_days: int = 30
     revenue_horizon_days: int = 90

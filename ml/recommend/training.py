@@ -52,13 +52,14 @@ def _catalogue_size(data: RecommendationData) -> int:
     return int(data.products["is_active"].fillna(True).astype(bool).sum())
 
 
-def train_recommender(warehouse: str | Path, *, horizon_days: int = 14, random_state: int = 0) -> TrainedRecommender:
+def train_recommender(warehouse: str | Path, *, horizon_days: int = 14, random_state: int = 0,
+                      event_weights: dict[str, float] | None = None) -> TrainedRecommender:
     """Fit at the latest cutoff whose `horizon_days` window is observed, and evaluate it there against
     GP-TopFreq (each customer's own most-bought items, filled with popularity) and global popularity."""
     started = time.perf_counter()
     cutoff = default_cutoff(warehouse, horizon_days=horizon_days)
-    data = load_recommendation_data(warehouse, cutoff, horizon_days=horizon_days)
-    model = TwoStageRecommender(horizon_days=horizon_days, random_state=random_state)
+    data = load_recommendation_data(warehouse, cutoff, horizon_days=horizon_days, event_weights=event_weights)
+    model = TwoStageRecommender(horizon_days=horizon_days, random_state=random_state, event_weights=event_weights)
     result = evaluate_recommenders({MODEL_LABEL: model, "baseline: GP-TopFreq": GPTopFrequency(),
                                     "baseline: global popularity": PopularityRecommender()}, data, k=K)
     return TrainedRecommender(model=model, data=data, table=result.table, seconds=time.perf_counter() - started)
