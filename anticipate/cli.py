@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_data = commands.add_parser("demo-data", help="write deterministic demo landing files")
     add_debug(demo_data)
-    demo_data.add_argument("--customers", type=_positive_int, default=20_000)
+    demo_data.add_argument("--customers", type=_positive_int, default=5_000)
     demo_data.add_argument("--seed", type=int, default=42)
     demo_data.add_argument("--out", help="folder to write (default: the landing directory)")
     demo_data.set_defaults(handler=cmd_demo_data)
@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Unlike the other commands, ANTICIPATE_* do not apply: the demo writes only where it is told to.
     demo.add_argument("--landing-dir", help=f"where to write demo landing files (default {DEFAULT_LANDING_DIR})")
     demo.add_argument("--warehouse", help=f"demo DuckDB file, replaced unless --keep-warehouse (default {DEFAULT_WAREHOUSE})")
-    demo.add_argument("--customers", type=_positive_int, default=20_000)
+    demo.add_argument("--customers", type=_positive_int, default=5_000)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--keep-warehouse", dest="fresh", action="store_false", help="keep the existing warehouse file")
     demo.set_defaults(handler=cmd_demo)

@@ -73,7 +73,8 @@ def warehouse_status(warehouse: Path) -> str:
 
 
 #: The metric each model is judged by on its holdout, and whether higher is better.
-PRIMARY_METRICS = {"churn_model": ("roc_auc", True), "propensity_model": ("roc_auc", True), "clv_model": ("rmse", False)}
+PRIMARY_METRICS = {"churn_model": ("roc_auc", True), "propensity_model": ("roc_auc", True), "clv_model": ("rmse", False),
+                   "recommender_ranker": ("ndcg_at_10", True)}
 
 
 def model_champions(warehouse: Path) -> list[str]:
@@ -98,9 +99,9 @@ def model_champions(warehouse: Path) -> list[str]:
             value, best, best_name = row if row else (None, None, None)
             measured = (f"{metric} {value:.3f} vs {best:.3f} ({best_name})" if value is not None and best is not None
                         else "no holdout metrics")
-            lines.append(f"  {name:<17} {version:<31} trained {trained_at:%Y-%m-%d %H:%M} UTC  {measured}")
+            lines.append(f"  {name:<18} {version:<33} trained {trained_at:%Y-%m-%d %H:%M} UTC  {measured}")
             if report:
-                lines.append(f"  {'':<17} report: {report}")
+                lines.append(f"  {'':<18} report: {report}")
     return lines
 
 

@@ -14,43 +14,28 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks import real_data
+from benchmarks.real_data import DATASETS, REPOSITORY_ROOT, SHARED_DATA
 from benchmarks.results import RESULTS, write_section
 
 # 2 cores: BLAS threads on top of LightGBM's would oversubscribe them; set before numpy loads
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPOSITORY_ROOT / ".." / "shared" / "data"
 WORK = REPOSITORY_ROOT / "benchmarks" / "work" / "models"
-DBT = str(Path(sys.executable).with_name("dbt"))
 #: A churn ROC-AUC above this on real data is more likely a leak than skill (issue 3).
 LEAK_SUSPICION_ROC_AUC = 0.9
-DATASETS = ("online_retail", "ta_feng")
 METRICS = ("roc_auc", "pr_auc", "f1", "brier", "log_loss", "lift_top10")
 
 
 def build_warehouse(dataset: str, warehouse: Path) -> None:
-    """Ingest the dataset through its mapping (unless already in `raw`) and build up to the training set."""
-    from anticipate.ingest import ingest
-
-    if not warehouse.exists():
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        ingest(SHARED_DATA / dataset, warehouse, mapping_path=REPOSITORY_ROOT / "mappings" / f"{dataset}.yml")
-    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_PROFILES_DIR": str(REPOSITORY_ROOT),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [DBT, "build", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(warehouse.parent / "target"),
-               "--select", "+customer_training_set", "--exclude-resource-type", "test", "unit_test"]
-    completed = subprocess.run(command, env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise RuntimeError(f"dbt build failed for {dataset}:\n{completed.stdout[-4000:]}")
+    real_data.build_warehouse(dataset, warehouse, ("+customer_training_set",))
 
 
 def candidates(target: str, *, horizon_days: int) -> dict[str, object]:

@@ -14,23 +14,20 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks import real_data
+from benchmarks.real_data import DATASETS, REPOSITORY_ROOT, SHARED_DATA
 from benchmarks.results import RESULTS, write_section
 
 # 2 cores: BLAS threads on top of implicit's and LightGBM's would oversubscribe them; set before numpy loads
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPOSITORY_ROOT / ".." / "shared" / "data"
 WORK = REPOSITORY_ROOT / "benchmarks" / "work" / "recommender"
-DBT = str(Path(sys.executable).with_name("dbt"))
-DATASETS = ("online_retail", "ta_feng")
 SELECTION = ("+fct_order_items", "+dim_products", "+dim_customers", "+int_customer_product_interactions_unioned",
              "+customer_features_snapshot")
 HORIZON_DAYS = 14
@@ -42,19 +39,7 @@ COMMAND = "python -m benchmarks.bench_recommender"
 
 
 def build_warehouse(dataset: str, warehouse: Path) -> None:
-    """Ingest the dataset through its mapping (unless already in `raw`) and build the recommenders' marts."""
-    from anticipate.ingest import ingest
-
-    if not warehouse.exists():
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        ingest(SHARED_DATA / dataset, warehouse, mapping_path=REPOSITORY_ROOT / "mappings" / f"{dataset}.yml")
-    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_PROFILES_DIR": str(REPOSITORY_ROOT),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(warehouse.parent / "logs")}
-    command = [DBT, "build", "--project-dir", str(REPOSITORY_ROOT), "--target-path", str(warehouse.parent / "target"),
-               "--select", *SELECTION, "--exclude-resource-type", "test", "unit_test"]
-    completed = subprocess.run(command, env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise RuntimeError(f"dbt build failed for {dataset}:\n{completed.stdout[-4000:]}")
+    real_data.build_warehouse(dataset, warehouse, SELECTION)
 
 
 def recommenders(dataset: str, *, n_jobs: int = 2, two_stage: dict | None = None) -> dict[str, object]:
