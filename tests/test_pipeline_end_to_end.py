@@ -23,6 +23,30 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 PII_COLUMN_NAMES = ("email", "phone", "first_name", "last_name", "full_name", "city", "postal_code", "birth_date", "address")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_warehouse")]
+
+#: A reader process: a new read-only connection per query of the published copy until told to stop; each
+#: read records what it saw (or its error) as a JSON line.
+PUBLISHED_READER = """
+import json, sys, time, duckdb
+from pathlib import Path
+published, reads, stop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+with open(reads, "w") as out:
+    while not stop.exists():
+        read = {"error": None}
+        try:
+            with duckdb.connect(str(published), read_only=True) as connection:
+                read["publications"], read["published_at"] = connection.execute(
+                    "select count(distinct published_at), cast(max(published_at) as varchar) from _published.manifest").fetchone()
+                read["manifest_rows"] = connection.execute(
+                    "select row_count from _published.manifest where table_schema = 'predictions' "
+                    "and table_name = 'purchase_propensity'").fetchone()[0]
+                read["table_rows"] = connection.execute("select count(*) from predictions.purchase_propensity").fetchone()[0]
+        except Exception as error:
+            read["error"] = repr(error)
+        out.write(json.dumps(read) + "\\n")
+        out.flush()
+        time.sleep(0.2)
+"""
 # a small search: the tests check the wiring and the tables, not the model's quality (benchmarks do that)
 FAST_TRAINING = {"n_iter": 1, "cv_folds": 2, "n_jobs": 1, "time_budget_seconds": 10}
 
@@ -279,11 +303,27 @@ def test_a_second_daily_run_scores_with_the_fresh_champions_instead_of_retrainin
     copy = tmp_path / "warehouse" / "anticipate.duckdb"
     copy.parent.mkdir()
     shutil.copy(warehouse, copy)
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-        environment.setenv("ANTICIPATE_WAREHOUSE", str(copy))
-        result = run_daily_job(Settings(landing_dir=landing, warehouse=copy), model_training=FAST_TRAINING)
+    published = copy.parent / "published" / "anticipate.duckdb"
+    published.parent.mkdir()
+    shutil.copy(warehouse.parent / "published" / "anticipate.duckdb", published)
+    # a BI reader in another process queries the published copy the whole time the run writes and publishes
+    reads, stop = tmp_path / "reads.jsonl", tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", PUBLISHED_READER, str(published), str(reads), str(stop)])
+    try:
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+            environment.setenv("ANTICIPATE_WAREHOUSE", str(copy))
+            result = run_daily_job(Settings(landing_dir=landing, warehouse=copy), model_training=FAST_TRAINING)
+    finally:
+        stop.touch()
+        reader.wait(timeout=30)
     assert result.success
+    assert reader.returncode == 0
+    observed = [json.loads(line) for line in reads.read_text().splitlines()]
+    assert len(observed) > 20 and all(read["error"] is None for read in observed), observed[-1]
+    # every read saw one whole publication: the manifest's row count of the table matches the table's rows
+    assert all(read["manifest_rows"] == read["table_rows"] and read["publications"] == 1 for read in observed)
+    assert len({read["published_at"] for read in observed}) == 2  # the old publication, then the new one
     for name in ("churn_model", "propensity_model", "clv_model", "recommender_ranker"):
         metadata = result.asset_materializations_for_node(name)[0].metadata
         assert metadata["trained"].value is False and "retrain_after_days" in metadata["reason"].value
