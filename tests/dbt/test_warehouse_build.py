@@ -46,7 +46,8 @@ def test_a_fresh_warehouse_builds_in_one_pass_with_every_test_and_unit_test(fixt
     _, build = fixture_warehouse
     assert_succeeded(build)
     results = build.run_results["results"]
-    statuses = {result["status"] for result in results}
+    # exposures (the dashboards reading the predictions) have nothing to build: dbt reports them "no-op"
+    statuses = {result["status"] for result in results if not result["unique_id"].startswith("exposure.")}
     assert statuses <= {"success", "pass"}, statuses
     unit_tests = [result for result in results if result["unique_id"].startswith("unit_test.")]
     assert len(unit_tests) >= 5
