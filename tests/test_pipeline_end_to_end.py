@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -314,6 +315,11 @@ def test_a_second_daily_run_scores_with_the_fresh_champions_instead_of_retrainin
             environment.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
             environment.setenv("ANTICIPATE_WAREHOUSE", str(copy))
             result = run_daily_job(Settings(landing_dir=landing, warehouse=copy), model_training=FAST_TRAINING)
+        # the publication is the run's last step: give the reader time to open the new copy once
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len({json.loads(line).get("published_at")
+                                                   for line in reads.read_text().splitlines()}) < 2:
+            time.sleep(0.2)
     finally:
         stop.touch()
         reader.wait(timeout=30)
