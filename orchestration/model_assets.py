@@ -50,16 +50,14 @@ def _champion(warehouse: Path, model_name: str):
     return record, load_artifact(record.artifact_path, record.model_version)
 
 
-def _register_challenger(context, warehouse: Path, record, metrics, importance, verdict, metric: str) -> None:
-    """Register the new version as challenger with its metrics (and the champion's, measured on the same
-    holdout), then promote it or leave it a challenger with the gate's reason."""
+def _register_challenger(context, warehouse: Path, record, metrics, importance, verdict, metric: str, current) -> None:
+    """Register the new version as challenger with its metrics (and those of `current`, the champion it was
+    judged against, measured on the same holdout), then promote it or leave it a challenger with the reason."""
     import duckdb
 
-    from ml.registry import MetricRow, champion, promote, register_model
+    from ml.registry import MetricRow, promote, register_model
 
     record.status, record.status_reason = "challenger", verdict.reason
-    with duckdb.connect(str(warehouse)) as connection:
-        current = champion(connection, record.model_name)
     if current is not None and current.model_version == record.model_version:
         # the same data and recipe gave the same artifact: nothing to decide, it stays champion
         verdict = type(verdict)(True, "retrained to the identical artifact: stays champion", None, verdict.challenger_metric)
@@ -162,7 +160,8 @@ def _train_classifier_asset(context, settings: AnticipateSettings, model_trainin
         train_as_of_dates=[str(d.date()) for d in trained.fit_as_of_dates], holdout_as_of_date=split.test_as_of_date.date(),
         training_rows=trained.fit_rows, feature_list=trained.features, params=trained.params(), report_path=str(report),
     )
-    _register_challenger(context, warehouse, record, trained.metric_rows(), trained.importance, verdict, "roc_auc")
+    _register_challenger(context, warehouse, record, trained.metric_rows(), trained.importance, verdict, "roc_auc",
+                         champion_record)
     model_row = table.loc[MODEL_LABEL]
     context.log.info(f"{model_name} {version}: holdout ROC-AUC {model_row['roc_auc']:.3f} "
                      + ", ".join(f"{name} {row['roc_auc']:.3f}" for name, row in table.drop(index=MODEL_LABEL).iterrows())
@@ -270,7 +269,7 @@ def clv_model(context: dg.AssetExecutionContext, settings: AnticipateSettings, m
         params=trained.params(), report_path=str(report),
     )
     # no importance recorded: the registered BG/NBD model has no per-feature attribution (the report shows the regressor's)
-    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "rmse")
+    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "rmse", champion_record)
     row = trained.holdout.loc[TrainedLifetimeValue.MODEL]
     context.log.info(f"clv_model {version}: holdout RMSE {row['rmse']:.2f} "
                      + ", ".join(f"{name} {r['rmse']:.2f}" for name, r in trained.holdout.drop(index=TrainedLifetimeValue.MODEL).iterrows()))

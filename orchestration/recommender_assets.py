@@ -7,7 +7,15 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from orchestration.assets import WAREHOUSE_POOL
-from orchestration.model_assets import MODEL_GROUP, PREDICTION_GROUP, _champion, _dbt_key, _fresh_champion, _register_challenger
+from orchestration.model_assets import (
+    MODEL_GROUP,
+    PREDICTION_GROUP,
+    _champion,
+    _dbt_key,
+    _fresh_champion,
+    _register_challenger,
+    _scoring_date,
+)
 from orchestration.resources import AnticipateSettings, ModelTraining
 
 MODEL_NAME = "recommender_ranker"
@@ -47,7 +55,7 @@ def recommender_ranker(context: dg.AssetExecutionContext, settings: AnticipateSe
         feature_list=list(getattr(trained.model, "feature_columns_", [])),
         params={"notes": trained.model.notes_, "per_source": trained.model.per_source},
     )
-    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "ndcg_at_10")
+    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "ndcg_at_10", champion_record)
     table = trained.table
     context.log.info(f"{MODEL_NAME} {version}: holdout NDCG@10 {table.loc[MODEL_LABEL, 'ndcg']:.4f}; "
                      + ", ".join(f"{name} {row['ndcg']:.4f}" for name, row in table.drop(index=MODEL_LABEL).iterrows()))
@@ -75,7 +83,7 @@ def recommender_candidates(context: dg.AssetExecutionContext, settings: Anticipa
     if record is None:
         context.log.warning(f"no {MODEL_NAME} champion yet: no candidates")
         return dg.MaterializeResult(metadata={"refreshed": False, "reason": f"{MODEL_NAME} has no champion"})
-    scoring_date = pd.Timestamp(_scoring_day(warehouse))
+    scoring_date = pd.Timestamp(_scoring_date(warehouse))
     data = load_recommendation_data(warehouse, scoring_date, horizon_days=record.horizon_days,
                                     event_weights=dict(model_training.recommendation_event_weights))
     model.refresh(data.interactions, products=data.products, customers=data.customers,
@@ -86,12 +94,6 @@ def recommender_candidates(context: dg.AssetExecutionContext, settings: Anticipa
     return dg.MaterializeResult(metadata={"refreshed": True, "model_version": record.model_version,
                                           "serving_artifact": dg.MetadataValue.path(str(path)),
                                           "interactions": len(data.interactions)})
-
-
-def _scoring_day(warehouse):
-    from orchestration.model_assets import _scoring_date
-
-    return _scoring_date(warehouse)
 
 
 @dg.multi_asset(

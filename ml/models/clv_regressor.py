@@ -12,24 +12,17 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy.stats import loguniform, randint, uniform
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GroupKFold, ParameterSampler
 from sklearn.utils.validation import check_is_fitted
 
+from ml.models.churn import LIGHTGBM_SEARCH_SPACE
+
 __all__ = ["RevenueRegressor", "REVENUE_SEARCH_SPACE"]
 
-#: Small trees and strong leaves, as for the classifiers; revenue is heavy-tailed, so leaves need many rows
-#: before one big spender can set their value.
-REVENUE_SEARCH_SPACE = {
-    "n_estimators": randint(100, 400),
-    "learning_rate": loguniform(0.02, 0.15),
-    "num_leaves": randint(7, 48),
-    "min_child_samples": randint(20, 120),
-    "subsample": uniform(0.6, 0.4),
-    "colsample_bytree": uniform(0.5, 0.5),
-    "reg_lambda": loguniform(1e-3, 10.0),
-}
+#: The classifiers' search space: small trees and strong leaves suit revenue too, which is heavy-tailed, so
+#: leaves need many rows before one big spender can set their value.
+REVENUE_SEARCH_SPACE = LIGHTGBM_SEARCH_SPACE
 
 
 class RevenueRegressor(RegressorMixin, BaseEstimator):

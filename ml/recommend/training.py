@@ -31,6 +31,7 @@ class TrainedRecommender:
     model: TwoStageRecommender
     data: RecommendationData
     table: pd.DataFrame
+    recommendations: pd.DataFrame
     seconds: float
 
     @property
@@ -62,7 +63,8 @@ def train_recommender(warehouse: str | Path, *, horizon_days: int = 14, random_s
     model = TwoStageRecommender(horizon_days=horizon_days, random_state=random_state, event_weights=event_weights)
     result = evaluate_recommenders({MODEL_LABEL: model, "baseline: GP-TopFreq": GPTopFrequency(),
                                     "baseline: global popularity": PopularityRecommender()}, data, k=K)
-    return TrainedRecommender(model=model, data=data, table=result.table, seconds=time.perf_counter() - started)
+    return TrainedRecommender(model=model, data=data, table=result.table, recommendations=result.recommendations[MODEL_LABEL],
+                              seconds=time.perf_counter() - started)
 
 
 def judge_recommender(trained: TrainedRecommender, champion: ModelRecord | None, champion_model: TwoStageRecommender | None,
@@ -70,7 +72,7 @@ def judge_recommender(trained: TrainedRecommender, champion: ModelRecord | None,
     """Promote unless NDCG@10 on the holdout window is below the champion's on the same window (its candidate
     sources refreshed to the cutoff) by more than `tolerance`."""
     challenger_metric = float(trained.table.loc[MODEL_LABEL, "ndcg"])
-    scores = trained.model.recommend(trained.data.future_purchases["customer_id"].astype(str).unique()[:500], K)["score"]
+    scores = trained.recommendations["score"]
     champion_metric, note = None, "no champion yet"
     if champion is not None:
         trained_as_of = getattr(champion_model, "trained_as_of_", None)
