@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import duckdb
 
+from ml.monitoring_runs import MONITORED_MODELS
 from ml.registry import ModelRecord, champion, status_history
 from ml.report import HIGHER_IS_BETTER, LOWER_ABSOLUTE_IS_BETTER, LOWER_IS_BETTER
 
@@ -44,8 +45,8 @@ HTML_NAME = "model_card.html"
 TOP_FEATURES = 10
 REALISED_RUNS_SHOWN = 5
 STATUS_CHANGES_SHOWN = 20
-#: models whose drift the drift sensor watches (orchestration.monitoring.MONITORED_MODELS)
-DRIFT_MONITORED_MODELS = ("churn_model", "propensity_model")
+#: models whose drift the drift sensor watches (orchestration.monitoring.drift_retraining_sensor)
+DRIFT_MONITORED_MODELS = MONITORED_MODELS
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RetrainingPolicy:
     drift_share_threshold: float = 0.3
     promotion_tolerance_auc: float = 0.01
     promotion_tolerance_rmse_ratio: float = 0.02
+    promotion_tolerance_ndcg: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class ModelDescription:
     population: str
     tables: tuple[str, ...]
     extra_assumptions: tuple[str, ...] = ()
+    #: how its labels are made, when not one label per customer and as-of date ({horizon} is replaced)
+    labels: str | None = None
+    #: what one row of its features describes
+    feature_unit: str = "customer"
 
 
 MODEL_DESCRIPTIONS: dict[str, ModelDescription] = {
@@ -127,6 +133,34 @@ MODEL_DESCRIPTIONS: dict[str, ModelDescription] = {
             "that scores was refitted on every purchase up to the end of its training window.",
         ),
     ),
+    "recommender_ranker": ModelDescription(
+        purpose=("Chooses, for every known customer, the 10 products they are most likely to buy in the next "
+                 "{horizon} days, each with a reason a shop can show (\"bought before\", \"often bought with X\", "
+                 "\"popular in <category>\"). Candidate products come from several sources (the customer's own "
+                 "repeat purchases, products bought together, customers with similar taste, the categories they "
+                 "like, trending products, new products similar to what they engaged with); a LightGBM LambdaRank "
+                 "model orders them. Product pages use the related products of the same run."),
+        predicts="which products the customer buys in the {horizon} days after the day the list is made",
+        population=("every known customer; customers without history get the products most bought in their "
+                    "segment (country), and inactive products are never listed"),
+        tables=("predictions.next_best_products", "predictions.similar_products",
+                "predictions.customer_next_best_products"),
+        labels=("The ranker learns from past windows: at cutoffs {horizon}, 2 x {horizon}, ... days before its "
+                "training date it proposes candidates from the interactions before the cutoff, and a candidate is "
+                "positive when the customer bought it in the {horizon} days after. The holdout is the last fully "
+                "observed window, after every training window."),
+        feature_unit="customer and candidate product",
+        extra_assumptions=(
+            "Scores order one customer's candidates; they are not probabilities and are not comparable between "
+            "customers or versions.",
+            "Re-buying is most of what shops see, so lists include products the customer bought before unless a "
+            "category is configured as non-repeatable (exclude_bought_within_days, non_repeatable_categories).",
+            "Daily scoring refits the candidate sources on every interaction up to the scoring day and keeps the "
+            "trained ranker; retraining refits both.",
+            "Realised performance is measured on a fixed panel of customers (the same ones every run) whose lists "
+            "are logged, against what they bought in the window after.",
+        ),
+    ),
 }
 
 METRIC_MEANINGS = {
@@ -141,6 +175,13 @@ METRIC_MEANINGS = {
     "spearman": "agreement between the ranking by forecast and by actual revenue",
     "aggregate_error": "relative error of the forecast total revenue",
     "predicted_total": "forecast total revenue of the holdout customers",
+    "ndcg_at_10": "how high in the 10 listed products the ones bought come (1 = bought products listed first)",
+    "recall_at_10": "share of the products a customer bought that were among their 10",
+    "map_at_10": "precision of the list at each bought product, averaged",
+    "hit_rate_at_10": "share of buying customers with at least one of their 10 bought",
+    "coverage": "share of the active catalogue that appears in some customer's list",
+    "recall_repeat_at_10": "recall over products the customer had bought before",
+    "recall_new_at_10": "recall over products new to the customer",
 }
 
 
@@ -190,7 +231,7 @@ def _number(value: float | None, metric: str = "") -> str:
         return "n/a"
     if metric == "aggregate_error":
         return f"{value:+.1%}"
-    if metric in ("samples", "actual_total", "predicted_total") or abs(value) >= 1000:
+    if metric in ("samples", "customers", "actual_total", "predicted_total") or abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:,.2f}"
@@ -446,11 +487,31 @@ def _latest_feature_drift(connection, record: ModelRecord) -> tuple[datetime | N
     return latest, rows
 
 
+#: realised-performance columns shown per kind of model: (column, heading)
+_REALISED_SHOWN = {
+    "classifier": (("positive_rate", "actual rate"), ("mean_predicted", "mean predicted"), ("roc_auc", "ROC-AUC"),
+                   ("brier", "Brier")),
+    "clv_model": (("positive_rate", "share who bought"), ("mean_predicted", "mean forecast"),
+                  ("mean_actual", "mean actual"), ("rmse", "RMSE"), ("mae", "MAE")),
+    "recommender_ranker": (("positive_rate", "share who bought"), ("hit_rate_at_10", "HitRate@10"),
+                           ("recall_at_10", "Recall@10"), ("ndcg_at_10", "NDCG@10")),
+}
+
+
+def _realised_columns(model_name: str) -> tuple[tuple[str, str], ...]:
+    return _REALISED_SHOWN.get(model_name, _REALISED_SHOWN["classifier"])
+
+
 def _realised(connection, model_name: str) -> list[tuple]:
+    """(scored_at, model_version, n, *the columns of _realised_columns) of the latest measured runs."""
     if not _table_exists(connection, "ml", "realised_performance"):
         return []
+    present = {row[0] for row in connection.execute(
+        "select column_name from information_schema.columns where table_schema = 'ml' "
+        "and table_name = 'realised_performance'").fetchall()}
+    shown = ", ".join(column if column in present else f"null as {column}" for column, _ in _realised_columns(model_name))
     return connection.execute(
-        "select scored_at, model_version, n, positive_rate, mean_predicted, roc_auc, brier "
+        f"select scored_at, model_version, n, {shown} "
         "from ml.realised_performance where model_name = ? order by scored_at desc limit ?",
         [model_name, REALISED_RUNS_SHOWN],
     ).fetchall()
@@ -465,9 +526,12 @@ _FACT_LABELS = {
     ("holdout", "threshold"): "Decision threshold (F1-optimal on the training dates)",
     ("holdout", "actual_total"): "Actual total revenue of the holdout customers",
     ("cross_validation", "roc_auc"): "ROC-AUC in cross-validation while tuning (training dates only)",
+    ("holdout", "customers"): "Holdout customers (who bought in the window)",
 }
 _METRIC_ORDER = ("roc_auc", "pr_auc", "f1", "brier", "log_loss", "lift_top10",
-                 "rmse", "mae", "spearman", "aggregate_error", "predicted_total")
+                 "rmse", "mae", "spearman", "aggregate_error", "predicted_total",
+                 "ndcg_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10", "coverage", "recall_repeat_at_10",
+                 "recall_new_at_10")
 
 
 def _metrics_blocks(record: ModelRecord, metrics: list[tuple]) -> list:
@@ -566,6 +630,9 @@ def _drift_blocks(connection, record: ModelRecord) -> list:
                      + [part for position, (feature, psi) in enumerate(drifted)
                         for part in ((", " if position else " "), Code(feature),
                                      f" (PSI {_number(psi)})" if psi is not None else "")])
+    elif record.model_name == "recommender_ranker":
+        items.append(["Feature drift: not measured for this model (its inputs describe candidate products, not "
+                      "customers); the score distribution against the previous run stands in for it."])
     else:
         items.append(["Feature drift: not measured yet for this version."])
     if realised:
@@ -591,11 +658,15 @@ def _drift_blocks(connection, record: ModelRecord) -> list:
     blocks.append(_bullets(items))
     if realised:
         blocks.append(_paragraph("Realised performance of past scoring runs once their outcomes were known "
-                                 "(newest first):"))
+                                 "(newest first"
+                                 + ("; customers of the logged panel, ranking metrics over those who bought"
+                                    if record.model_name == "recommender_ranker" else "") + "):"))
+        columns = _realised_columns(record.model_name)
         blocks.append(_table(
-            ("scored at", "version", "customers", "actual rate", "mean predicted", "ROC-AUC", "Brier"),
-            [[_when(scored_at), Code(version), f"{n:,}", _number(rate), _number(predicted), _number(auc),
-              _number(brier)] for scored_at, version, n, rate, predicted, auc, brier in realised]))
+            ("scored at", "version", "customers", *(heading for _, heading in columns)),
+            [[_when(scored_at), Code(version), f"{n:,}", *(_number(value, column) for value, (column, _) in
+                                                           zip(values, columns))]
+             for scored_at, version, n, *values in realised]))
     return blocks
 
 
@@ -630,6 +701,7 @@ def _schedule_blocks(record: ModelRecord, policy: RetrainingPolicy) -> list:
     else:
         items.append("Drift sensor: does not watch this model; it is retrained by the two schedules above.")
     gate = {
+        "recommender_ranker": f"its NDCG@10 is at most {policy.promotion_tolerance_ndcg:g} lower",
         "clv_model": f"its RMSE is at most {policy.promotion_tolerance_rmse_ratio:.0%} higher",
         "churn_model": f"its ROC-AUC is at most {policy.promotion_tolerance_auc:g} lower",
         "propensity_model": f"its ROC-AUC is at most {policy.promotion_tolerance_auc:g} lower",
@@ -689,6 +761,8 @@ def _card(connection, record: ModelRecord, directory: Path, owner: str, purpose:
     blocks.append(_bullets([
         f"Training window: {_day(record.training_window_start)} to {_day(record.training_window_end)}.",
         (f"Training as-of dates: {len(as_of)}, from {as_of[0]} to {as_of[-1]}: {', '.join(as_of)}." if as_of else
+         "Training windows: the past windows before the holdout cutoff described under Assumptions." if
+         description and description.labels else
          "Training as-of dates: none; the model is fit on each customer's purchase history up to the end of the "
          "training window."),
         f"Holdout as-of date: {_day(record.holdout_as_of_date)}.",
@@ -698,7 +772,8 @@ def _card(connection, record: ModelRecord, directory: Path, owner: str, purpose:
     blocks += [Heading(2, "Horizon"), _paragraph(f"{horizon} days: the model predicts {predicts}.")]
     blocks.append(Heading(2, "Features"))
     if record.feature_list:
-        blocks += [_paragraph(f"{len(record.feature_list)} features, each computed per customer from data before the "
+        unit = description.feature_unit if description else "customer"
+        blocks += [_paragraph(f"{len(record.feature_list)} features, each computed per {unit} from data before the "
                               "day the prediction is made for:"),
                    _bullets([Code(feature) for feature in record.feature_list])]
     else:
@@ -707,7 +782,8 @@ def _card(connection, record: ModelRecord, directory: Path, owner: str, purpose:
     assumptions = [
         "Point-in-time features: every feature uses only data from before the as-of date it describes, so the "
         "model never learned from information it would not have when predicting.",
-        (f"Labels come from the {horizon} days after each as-of date; as-of dates whose {horizon} days are not over "
+        (description.labels.format(horizon=horizon) if description and description.labels else
+         f"Labels come from the {horizon} days after each as-of date; as-of dates whose {horizon} days are not over "
          "yet have no label and are not used for training." if as_of else
          f"The model needs no labels to fit (it models each customer's purchase history); it is measured against "
          f"what the holdout customers actually did in the {horizon} days after the holdout date."),

@@ -35,6 +35,12 @@ __all__ = [
     "detect_changes",
     "error_stream",
     "realised_classification_performance",
+    "REALISED_COLUMNS",
+    "realised_regression_performance",
+    "absolute_log_errors",
+    "exceedance_stream",
+    "realised_ranking_performance",
+    "ranking_miss_stream",
     "SensorDecision",
     "should_retrain",
     "promotion_decision",
@@ -81,12 +87,29 @@ MONITORING_TABLES_DDL = (
         measured_at timestamptz not null,
         n bigint not null,
         positive_rate double not null,
-        mean_predicted double not null,
+        mean_predicted double,
         roc_auc double,
-        brier double not null
+        brier double,
+        mean_actual double,
+        rmse double,
+        mae double,
+        hit_rate_at_10 double,
+        recall_at_10 double,
+        ndcg_at_10 double
     )
     """,
+    # warehouses made before lifetime value and recommendations were monitored: widen in place
+    *(f"alter table ml.realised_performance add column if not exists {column} double"
+      for column in ("mean_actual", "rmse", "mae", "hit_rate_at_10", "recall_at_10", "ndcg_at_10")),
+    "alter table ml.realised_performance alter column mean_predicted drop not null",
+    "alter table ml.realised_performance alter column brier drop not null",
 )
+#: ml.realised_performance's columns in table order. Which are filled depends on the model: classifiers
+#: (n customers, positive_rate = share with the outcome, mean_predicted, roc_auc, brier), lifetime value
+#: (positive_rate = share who bought, mean_predicted / mean_actual revenue, rmse, mae), recommendations
+#: (n customers listed, positive_rate = share who bought anything, *_at_10 over those buyers).
+REALISED_COLUMNS = ("model_name", "model_version", "scored_at", "measured_at", "n", "positive_rate", "mean_predicted",
+                    "roc_auc", "brier", "mean_actual", "rmse", "mae", "hit_rate_at_10", "recall_at_10", "ndcg_at_10")
 
 
 def ensure_monitoring_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -455,6 +478,150 @@ def realised_classification_performance(predictions: pd.DataFrame, outcomes: pd.
             "brier": brier_score(labels, scores),
         })
     return pd.DataFrame(rows, columns=[*keys, "n", "positive_rate", "mean_predicted", "roc_auc", "brier"])
+
+
+def _columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing}")
+
+
+def _one_per_customer(outcomes: pd.DataFrame, name: str = "outcomes") -> None:
+    if outcomes["customer_id"].duplicated().any():
+        raise ValueError(f"{name} must hold one row per customer_id; found duplicates")
+
+
+def realised_regression_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Realised performance of past revenue forecasts once their window has closed.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        customer_id, predicted, scored_at (and model_version, if several versions are measured at once).
+    outcomes : pandas.DataFrame
+        customer_id, actual: the revenue the customer brought in the window after scoring (0 if none).
+        Predictions of customers without an outcome are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scoring run: n, positive_rate (share of customers who brought revenue), mean_predicted,
+        mean_actual (bias at a glance), rmse and mae.
+    """
+    _columns(predictions, "predictions", ("customer_id", "predicted", "scored_at"))
+    _columns(outcomes, "outcomes", ("customer_id", "actual"))
+    _one_per_customer(outcomes)
+    joined = predictions.merge(outcomes[["customer_id", "actual"]], on="customer_id", how="inner")
+    if joined.empty:
+        raise ValueError("no prediction has an outcome: predictions and outcomes share no customer_id")
+    values = joined[["predicted", "actual"]].to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        raise ValueError("predicted and actual must be finite numbers")
+    keys = [column for column in ("model_version", "scored_at") if column in joined.columns]
+    rows = []
+    for key, group in joined.groupby(keys, sort=True):
+        predicted, actual = group["predicted"].to_numpy(dtype=float), group["actual"].to_numpy(dtype=float)
+        error = predicted - actual
+        rows.append({
+            **dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+            "n": int(actual.size), "positive_rate": float((actual > 0).mean()),
+            "mean_predicted": float(predicted.mean()), "mean_actual": float(actual.mean()),
+            "rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+        })
+    return pd.DataFrame(rows, columns=[*keys, "n", "positive_rate", "mean_predicted", "mean_actual", "rmse", "mae"])
+
+
+def absolute_log_errors(predicted, actual) -> np.ndarray:
+    """|log(1 + predicted) - log(1 + actual)| per customer, with negative values (net refunds) counted as 0:
+    revenue errors on a scale where a 100 vs 200 miss weighs like 1,000 vs 2,000, so a few big spenders do
+    not make the whole stream."""
+    predicted, actual = np.asarray(predicted, dtype=float), np.asarray(actual, dtype=float)
+    if predicted.shape != actual.shape:
+        raise ValueError(f"predicted and actual differ in shape: {predicted.shape} vs {actual.shape}")
+    if not (np.isfinite(predicted).all() and np.isfinite(actual).all()):
+        raise ValueError("predicted and actual must be finite numbers")
+    return np.abs(np.log1p(np.maximum(predicted, 0.0)) - np.log1p(np.maximum(actual, 0.0)))
+
+
+def exceedance_stream(errors, reference_errors, *, quantile: float = 0.9) -> np.ndarray:
+    """0/1 per error: whether it exceeds the `quantile` of `reference_errors` (e.g. the oldest measured
+    scoring run). A continuous error stream becomes one whose rate is 1 - quantile while the model performs
+    as it did on the reference, the regime ADWIN_DEFAULTS and PAGE_HINKLEY_DEFAULTS were tuned on (a rise
+    from 10% to 20% is caught within a few hundred events)."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    values, reference = np.asarray(errors, dtype=float).ravel(), np.asarray(reference_errors, dtype=float).ravel()
+    if reference.size == 0:
+        raise ValueError("reference_errors is empty: nothing to set the exceedance threshold from")
+    if not (np.isfinite(values).all() and np.isfinite(reference).all()):
+        raise ValueError("errors must be finite numbers")
+    return (values > np.quantile(reference, quantile)).astype(float)
+
+
+def _ranked_lists(recommendations: pd.DataFrame, purchases: pd.DataFrame, k: int) -> pd.DataFrame:
+    """One row per (scoring run, customer listed): the products recommended in rank order, and the set of
+    distinct products the customer bought in the window (empty when they bought nothing)."""
+    _columns(recommendations, "recommendations", ("customer_id", "scored_at", "rank", "product_id"))
+    _columns(purchases, "purchases", ("customer_id", "scored_at", "product_id"))
+    if k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    keys = [column for column in ("model_version", "scored_at") if column in recommendations.columns]
+    listed = (recommendations[recommendations["rank"] <= k].sort_values([*keys, "customer_id", "rank"], kind="stable")
+              .groupby([*keys, "customer_id"], sort=True)["product_id"].agg(list).rename("recommended").reset_index())
+    bought = (purchases.groupby(["scored_at", "customer_id"])["product_id"].agg(lambda values: set(values))
+              .rename("bought").reset_index())
+    joined = listed.merge(bought, on=["scored_at", "customer_id"], how="left")
+    joined["bought"] = [value if isinstance(value, set) else set() for value in joined["bought"]]
+    return joined
+
+
+def realised_ranking_performance(recommendations: pd.DataFrame, purchases: pd.DataFrame, *, k: int = 10) -> pd.DataFrame:
+    """Realised performance of past recommendation lists once their window has closed.
+
+    Parameters
+    ----------
+    recommendations : pandas.DataFrame
+        customer_id, scored_at, rank, product_id (and model_version): the lists as they were served.
+    purchases : pandas.DataFrame
+        customer_id, scored_at, product_id: what each listed customer bought in the window after that
+        scoring run (one row per product bought; repeats are fine).
+    k : int, default=10
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scoring run: n (customers listed), positive_rate (share of them who bought anything),
+        and hit_rate_at_10, recall_at_10, ndcg_at_10 over the customers who bought (ml.recommend.metrics;
+        NaN when nobody did). The offline protocol of bench-recommender, applied to the lists served.
+    """
+    from ml.recommend.metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
+
+    joined = _ranked_lists(recommendations, purchases, k)
+    if joined.empty:
+        raise ValueError("recommendations hold no list")
+    keys = [column for column in ("model_version", "scored_at") if column in joined.columns]
+    rows = []
+    for key, group in joined.groupby(keys, sort=True):
+        buyers = group[[len(bought) > 0 for bought in group["bought"]]]
+        lists, truth = buyers["recommended"].tolist(), buyers["bought"].tolist()
+        rows.append({
+            **dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+            "n": int(len(group)), "positive_rate": float(len(buyers) / len(group)),
+            "hit_rate_at_10": hit_rate_at_k(lists, truth, k) if lists else math.nan,
+            "recall_at_10": recall_at_k(lists, truth, k) if lists else math.nan,
+            "ndcg_at_10": ndcg_at_k(lists, truth, k) if lists else math.nan,
+        })
+    return pd.DataFrame(rows, columns=[*keys, "n", "positive_rate", "hit_rate_at_10", "recall_at_10", "ndcg_at_10"])
+
+
+def ranking_miss_stream(recommendations: pd.DataFrame, purchases: pd.DataFrame, *, k: int = 10) -> np.ndarray:
+    """Per customer who bought in the window, 1 when none of their top-k was among what they bought (a miss,
+    1 - HitRate@k), in time order: by scored_at, then customer_id. Customers who bought nothing are left out:
+    their list had nothing to hit."""
+    joined = _ranked_lists(recommendations, purchases, k).sort_values(["scored_at", "customer_id"], kind="stable")
+    buyers = joined[[len(bought) > 0 for bought in joined["bought"]]]
+    return np.array([0.0 if set(recommended[:k]) & bought else 1.0
+                     for recommended, bought in zip(buyers["recommended"], buyers["bought"])], dtype=float)
 
 
 # ------------------------------------------------------------------------------------ decisions

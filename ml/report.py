@@ -33,7 +33,10 @@ from ml.metrics import calibration_table, lift_at_top, pr_auc, roc_auc
 __all__ = ["write_classifier_report", "write_regression_report", "HIGHER_IS_BETTER", "LOWER_IS_BETTER",
            "LOWER_ABSOLUTE_IS_BETTER"]
 
-HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "f1", "lift_top10", "spearman"})
+HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "f1", "lift_top10", "spearman",
+                              # recommendation lists (catalogue coverage has no better direction: it is breadth)
+                              "ndcg_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10", "recall_repeat_at_10",
+                              "recall_new_at_10"})
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "rmse", "mae"})
 # a signed error: -5% and +5% are equally wrong
 LOWER_ABSOLUTE_IS_BETTER = frozenset({"aggregate_error"})

@@ -314,9 +314,10 @@ def _publish(context, warehouse: Path, model_name: str, table: str, score: Calla
         return dg.MaterializeResult(metadata={"scored": False, "reason": f"{model_name} has no champion"})
     model = load_artifact(record.artifact_path, record.model_version)
     rows = score(model, record)
+    scoring_date = _scoring_date(warehouse)
     with duckdb.connect(str(warehouse)) as connection:
         drift = log_predictions(connection, model_name=model_name, rows=rows, score_column=SCORE_COLUMNS[table],
-                                horizon_days=record.horizon_days, table=table)
+                                horizon_days=record.horizon_days, table=table, as_of_date=scoring_date)
         written = replace_table(connection, table, rows)
     context.log.info(f"{table}: {written:,} rows from {record.model_version}"
                      + (f"; score PSI {drift['psi']:.3f} against the previous run" if drift else ""))

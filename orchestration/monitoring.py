@@ -8,16 +8,17 @@ import dagster as dg
 
 from orchestration.assets import WAREHOUSE_POOL
 from orchestration.jobs import retrain_models_job
-from orchestration.model_assets import churn_scores, purchase_propensity
+from orchestration.model_assets import churn_scores, customer_lifetime_value, purchase_propensity
+from orchestration.recommender_assets import next_best_products
 from orchestration.resources import AnticipateSettings, ModelTraining
 
-MONITORED_MODELS = ("churn_model", "propensity_model")
-#: models with a generated model card (ml.model_card knows their purpose)
-CARD_MODELS = ("churn_model", "propensity_model", "clv_model")
+#: models with a generated model card (ml.model_card knows their purpose); all of them are monitored
+#: (ml.monitoring_runs.MONITORED_MODELS) and watched by the drift sensor
+CARD_MODELS = ("churn_model", "propensity_model", "clv_model", "recommender_ranker")
 
 
 @dg.asset(
-    deps=[churn_scores, purchase_propensity],
+    deps=[churn_scores, purchase_propensity, customer_lifetime_value, next_best_products],
     group_name="monitoring",
     kinds={"duckdb", "python"},
     pool=WAREHOUSE_POOL,
@@ -25,20 +26,21 @@ CARD_MODELS = ("churn_model", "propensity_model", "clv_model")
 def model_monitoring(context: dg.AssetExecutionContext, settings: AnticipateSettings,
                      model_training: ModelTraining) -> dg.MaterializeResult:
     """Feature drift of today's scoring population against each champion's training rows (ml.feature_drift),
-    realised performance of past predictions whose window closed (ml.realised_performance), ADWIN and
-    Page-Hinkley on their error stream; every finding lands in ml.monitoring_events. Then each champion's
-    model card (Markdown and HTML, with this drift status) is rewritten beside its report."""
+    realised performance of past predictions whose window closed (ml.realised_performance: churn and
+    propensity, lifetime value, the recommendation lists), ADWIN and Page-Hinkley on their error stream;
+    every finding lands in ml.monitoring_events. Then each champion's model card (Markdown and HTML, with
+    this drift status) is rewritten beside its report."""
     import duckdb
 
     from ml.model_card import write_model_card
-    from ml.monitoring_runs import monitor_classifier
+    from ml.monitoring_runs import MONITORED_MODELS, monitor_model
     from ml.registry import champion
 
     warehouse = settings.resolve().warehouse
     summaries, cards = {}, {}
     with duckdb.connect(str(warehouse)) as connection:
         for model_name in MONITORED_MODELS:
-            summary = monitor_classifier(connection, model_name)
+            summary = monitor_model(connection, model_name)
             summaries[model_name] = summary
             context.log.info(f"{model_name}: {summary}")
         for model_name in CARD_MODELS:
@@ -72,7 +74,7 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext, settings: Antic
     once per drift_min_interval_hours. Each decision is logged and written to ml.monitoring_events."""
     import duckdb
 
-    from ml.monitoring_runs import record_event, sensor_inputs
+    from ml.monitoring_runs import MONITORED_MODELS, ensure_run_tables, record_event, sensor_inputs
 
     now = datetime.now(timezone.utc)
     last_trigger_at = datetime.fromisoformat(context.cursor) if context.cursor else None
@@ -84,6 +86,7 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext, settings: Antic
     except duckdb.IOException as error:  # a run holds the single-writer lock: decide at the next tick
         return dg.SkipReason(f"warehouse busy ({error}); deciding at the next evaluation")
     with connection:
+        ensure_run_tables(connection)
         decisions = {}
         for model_name in MONITORED_MODELS:
             inputs = sensor_inputs(connection, model_name)

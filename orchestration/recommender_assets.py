@@ -110,6 +110,7 @@ def next_best_products(context: dg.AssetExecutionContext, settings: AnticipateSe
     """Score every known customer with the refreshed champion and swap both tables in atomically."""
     import duckdb
 
+    from ml.monitoring_runs import log_recommendations
     from ml.prediction_tables import replace_table
     from ml.registry import load_artifact
 
@@ -142,13 +143,19 @@ def next_best_products(context: dg.AssetExecutionContext, settings: AnticipateSe
     similar = model.similar_products(10).assign(model_version=record.model_version, scored_at=scored_at)
     reasons = lists["reason"].str.replace(r" .*", "", regex=True).value_counts().head(5).to_dict()
     with duckdb.connect(str(warehouse)) as connection:
+        # the panel's lists go to ml.recommendation_log first: realised performance compares them with what
+        # those customers buy once the window closes
+        drift = log_recommendations(connection, model_name=MODEL_NAME, lists=lists, horizon_days=record.horizon_days,
+                                    as_of_date=model.as_of_)
         written = replace_table(connection, "predictions.next_best_products", lists)
         similar_written = replace_table(connection, "predictions.similar_products", similar)
     context.log.info(f"predictions.next_best_products: {written:,} rows for {len(customers):,} customers; "
                      f"predictions.similar_products: {similar_written:,} rows; reasons {reasons}")
-    yield dg.MaterializeResult(asset_key=["predictions", "next_best_products"],
-                               metadata={"rows": written, "customers": len(customers), "model_version": record.model_version,
-                                         "reasons": dg.MetadataValue.json(reasons)})
+    metadata = {"rows": written, "customers": len(customers), "model_version": record.model_version,
+                "reasons": dg.MetadataValue.json(reasons)}
+    if drift:
+        metadata["score_psi_vs_previous_run"] = float(drift["psi"])
+    yield dg.MaterializeResult(asset_key=["predictions", "next_best_products"], metadata=metadata)
     yield dg.MaterializeResult(asset_key=["predictions", "similar_products"],
                                metadata={"rows": similar_written, "model_version": record.model_version})
 

@@ -242,11 +242,12 @@ def test_every_model_is_registered_once_as_champion_with_metrics_beside_baseline
         assert [row[0] for row in registry] == ["churn_model", "clv_model", "propensity_model", "recommender_ranker"]
         for name, version, status, artifact, report, rows, features in registry:
             assert status == "champion" and version.startswith(f"{name}-") and Path(artifact).is_file()
-            if name == "recommender_ranker":
-                continue  # its evidence is the metrics table; no HTML report
-            assert Path(report).is_file() and rows > 0 and features > 0
             card = Path(artifact).parent / "model_card.html"
             assert card.is_file() and version in card.read_text(encoding="utf-8")
+            if name == "recommender_ranker":
+                assert "LambdaRank" in card.read_text(encoding="utf-8")
+                continue  # its evidence is the metrics table and the card; no HTML report
+            assert Path(report).is_file() and rows > 0 and features > 0
             html = Path(report).read_text(encoding="utf-8")
             assert all((Path(report).parent / image).is_file() for image in ("roc.png", "metrics_vs_baselines.png")) \
                 or name == "clv_model"
@@ -363,7 +364,7 @@ def test_monitoring_measures_closed_prediction_windows_and_the_sensor_decides_on
         ).fetchone()[0]
         connection.execute(
             """
-            insert into ml.prediction_log
+            insert into ml.prediction_log (model_name, model_version, scored_at, customer_id, horizon_days, score)
             select 'propensity_model', model_version,
                    cast((select latest_order_date from intermediate.int_data_dates_summarized) - 60 as timestamptz),
                    customer_id, 30, probability
@@ -413,6 +414,78 @@ def test_monitoring_measures_closed_prediction_windows_and_the_sensor_decides_on
             "select drift_detected, summary from ml.monitoring_events where kind = 'sensor_decision' and model_name = "
             "'propensity_model' order by event_at").fetchall()
     assert [fire for fire, _ in decisions] == [False, True]
+
+
+def test_lifetime_value_and_recommendations_are_measured_once_their_windows_close(demo_run, tmp_path):
+    """Forecasts and lists logged as of a day whose window has closed: realised RMSE and HitRate@10 equal a
+    recount from the marts, change detection runs on their misses, and the sensor counts their outcomes."""
+    import pandas as pd
+
+    from ml.model_card import write_model_card
+    from ml.monitoring_runs import monitor_model, sensor_inputs
+
+    _, _, warehouse, _ = demo_run
+    copy = tmp_path / "anticipate.duckdb"
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy)) as connection:
+        latest = connection.execute("select latest_order_date from intermediate.int_data_dates_summarized").fetchone()[0]
+        clv_horizon = connection.execute("select horizon_days from ml.model_registry where model_name = 'clv_model'").fetchone()[0]
+        clv_start, list_start = latest - pd.Timedelta(days=clv_horizon + 5), latest - pd.Timedelta(days=20)
+        connection.execute(
+            """
+            insert into ml.prediction_log (model_name, model_version, scored_at, customer_id, horizon_days, score, as_of_date)
+            select 'clv_model', model_version, now(), customer_id, horizon_days, expected_revenue, ?
+            from predictions.customer_lifetime_value
+            """, [clv_start])
+        connection.execute(
+            """
+            insert into ml.recommendation_log
+            select 'recommender_ranker', model_version, now(), ?, 14, customer_id, rank, product_id, score
+            from predictions.next_best_products
+            """, [list_start])
+        forecasts = connection.execute(
+            """
+            select f.customer_id, f.expected_revenue as predicted, coalesce(sum(o.net_revenue), 0) as actual
+            from predictions.customer_lifetime_value f
+            left join marts.fct_orders o on o.customer_id = f.customer_id
+                and o.ordered_date >= ? and o.ordered_date < ? + f.horizon_days
+            group by all
+            """, [clv_start, clv_start]).df()
+        lists = connection.execute("select customer_id, list(product_id order by rank) as products "
+                                   "from predictions.next_best_products group by 1").df()
+        bought = connection.execute(
+            "select customer_id, list(distinct product_id) as products from marts.fct_order_items "
+            "where is_purchase_line and ordered_date >= ? and ordered_date < ? + 14 group by 1",
+            [list_start, list_start]).df()
+
+        clv = monitor_model(connection, "clv_model")
+        recommender = monitor_model(connection, "recommender_ranker")
+        realised = {row[0]: row[1:] for row in connection.execute(
+            "select model_name, n, rmse, mean_actual, hit_rate_at_10, positive_rate from ml.realised_performance").fetchall()}
+        events = {(row[0], row[1]) for row in connection.execute(
+            "select model_name, kind from ml.monitoring_events").fetchall()}
+        card = write_model_card(connection, "recommender_ranker", tmp_path / "card")[0].read_text(encoding="utf-8")
+        connection.execute("update ml.model_registry set trained_at = trained_at - interval 400 day")
+        inputs = {name: sensor_inputs(connection, name) for name in ("clv_model", "recommender_ranker")}
+
+    rmse = math.sqrt(((forecasts["predicted"] - forecasts["actual"]) ** 2).mean())
+    n, measured_rmse, mean_actual, _, _ = realised["clv_model"]
+    assert n == len(forecasts) == clv["labelled_outcomes"] > 0
+    assert measured_rmse == pytest.approx(rmse) and mean_actual == pytest.approx(forecasts["actual"].mean())
+    truth = dict(zip(bought["customer_id"], map(set, bought["products"])))
+    buyers = [customer for customer in lists["customer_id"] if customer in truth]
+    hits = [bool(set(products) & truth[customer]) for customer, products in zip(lists["customer_id"], lists["products"])
+            if customer in truth]
+    n, _, _, hit_rate, positive_rate = realised["recommender_ranker"]
+    assert buyers, "some listed customer should buy in a 14-day window of the demo shop"
+    assert n == len(lists) and positive_rate == pytest.approx(len(buyers) / len(lists))
+    assert hit_rate == pytest.approx(sum(hits) / len(hits)) and recommender["labelled_outcomes"] == len(buyers)
+    assert {("clv_model", "feature_drift"), ("clv_model", "performance_drift"),
+            ("recommender_ranker", "performance_drift")} <= events
+    # the recommender's card shows the realised lists beside the holdout
+    assert "| HitRate@10 |" in card and f"| {hit_rate:.3f} |" in card
+    assert inputs["clv_model"]["new_labelled_outcomes"] == len(forecasts)
+    assert inputs["recommender_ranker"]["new_labelled_outcomes"] == len(lists)
 
 
 def test_every_known_customer_gets_ten_active_products_with_reasons(demo_run):

@@ -232,7 +232,8 @@ def test_a_model_without_importance_says_so(warehouse, tmp_path):
     assumptions = section(markdown, "Assumptions and limits")
     assert "BG/NBD" in assumptions and "Gamma-Gamma" in assumptions and "gamma distribution" in assumptions
     assert "needs no labels to fit" in assumptions
-    assert "does not watch this model" in section(markdown, "Retraining schedule")
+    # lifetime value is watched by the drift sensor like every monitored model
+    assert "Drift sensor (checks hourly)" in section(markdown, "Retraining schedule")
     assert "RMSE is at most 2% higher" in section(markdown, "Retraining schedule")
 
 
@@ -352,7 +353,8 @@ def test_drift_status_reports_the_latest_monitoring_findings(warehouse, tmp_path
             ("churn_model-000000000000", latest, "tenure_days", "psi", 0.9, True),
         ]
         connection.executemany("insert into ml.feature_drift values (?, ?, ?, ?, ?, ?)", drift_rows)
-        connection.execute("insert into ml.realised_performance values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        connection.execute("insert into ml.realised_performance (model_name, model_version, scored_at, measured_at, n, "
+                           "positive_rate, mean_predicted, roc_auc, brier) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            ["churn_model", version, earlier - timedelta(days=90), latest, 1_500, 0.42, 0.40, 0.77, 0.18])
         record_event(connection, model_name="churn_model", model_version=version, kind="feature_drift",
                      drift_detected=False, summary="0 of 4 features drifted (0%)", at=earlier)
@@ -442,7 +444,7 @@ def test_rewriting_replaces_the_files_whole(warehouse, tmp_path):
 
 
 def test_the_policy_defaults_match_the_orchestration_settings():
-    from orchestration.monitoring import MONITORED_MODELS
+    from orchestration.monitoring import CARD_MODELS
     from orchestration.resources import ModelTraining
     from orchestration.schedules import daily_refresh_schedule, weekly_retrain_schedule
 
@@ -450,10 +452,11 @@ def test_the_policy_defaults_match_the_orchestration_settings():
 
     policy, settings = RetrainingPolicy(), ModelTraining()
     for name in ("retrain_after_days", "drift_min_new_outcomes", "drift_min_interval_hours", "drift_share_threshold",
-                 "promotion_tolerance_auc", "promotion_tolerance_rmse_ratio"):
+                 "promotion_tolerance_auc", "promotion_tolerance_rmse_ratio", "promotion_tolerance_ndcg"):
         assert getattr(policy, name) == getattr(settings, name), name
     assert (daily_refresh_schedule.cron_schedule, daily_refresh_schedule.execution_timezone) == ("0 5 * * *", "UTC")
     assert "05:00 UTC" in policy.daily_refresh
     assert (weekly_retrain_schedule.cron_schedule, weekly_retrain_schedule.execution_timezone) == ("0 7 * * 1", "UTC")
     assert policy.weekly_retraining == "Mondays at 07:00 UTC"
-    assert set(DRIFT_MONITORED_MODELS) == set(MONITORED_MODELS)
+    # every model with a card is monitored and watched by the drift sensor
+    assert set(DRIFT_MONITORED_MODELS) == set(CARD_MODELS)

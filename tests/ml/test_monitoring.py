@@ -24,7 +24,12 @@ from ml.monitoring import (
     population_stability_index,
     prediction_drift,
     promotion_decision,
+    absolute_log_errors,
+    exceedance_stream,
+    ranking_miss_stream,
     realised_classification_performance,
+    realised_ranking_performance,
+    realised_regression_performance,
     should_retrain,
 )
 
@@ -260,6 +265,100 @@ def test_the_error_stream_is_in_time_order_and_skips_unlabelled_customers():
         error_stream(predictions, pd.concat([outcomes, outcomes]))
 
 
+def test_realised_revenue_performance_per_run_matches_hand_computed_errors():
+    first = datetime(2026, 8, 1, tzinfo=timezone.utc)
+    second = first + timedelta(days=7)
+    predictions = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "predicted": [10.0, 0.0, 50.0, 5.0, 8.0],
+                                "scored_at": [first, first, first, second, second]})
+    outcomes = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "actual": [20.0, 0.0, 40.0, 0.0]})
+    frame = realised_regression_performance(predictions, outcomes)
+    assert frame.columns.tolist() == ["scored_at", "n", "positive_rate", "mean_predicted", "mean_actual", "rmse", "mae"]
+    run = frame.iloc[0]  # errors -10, 0, +10
+    assert run["n"] == 3 and run["positive_rate"] == pytest.approx(2 / 3)
+    assert run["mean_predicted"] == pytest.approx(20.0) and run["mean_actual"] == pytest.approx(20.0)
+    assert run["rmse"] == pytest.approx(math.sqrt(200 / 3)) and run["mae"] == pytest.approx(20 / 3)
+    later = frame.iloc[1]  # e has no outcome yet and is left out
+    assert later["n"] == 1 and later["rmse"] == pytest.approx(5.0) and later["positive_rate"] == 0.0
+    with pytest.raises(ValueError, match="one row per customer_id"):
+        realised_regression_performance(predictions, pd.concat([outcomes, outcomes]))
+    with pytest.raises(ValueError, match="lacks columns"):
+        realised_regression_performance(predictions.rename(columns={"predicted": "score"}), outcomes)
+
+
+def test_log_errors_weigh_relative_misses_and_count_refunds_as_zero():
+    errors = absolute_log_errors([99.0, 999.0, 0.0, 5.0], [199.0, 1999.0, -30.0, 5.0])
+    assert errors[0] == pytest.approx(math.log(2)) and errors[1] == pytest.approx(math.log(2))
+    assert errors[2] == 0.0 and errors[3] == 0.0
+    with pytest.raises(ValueError, match="finite"):
+        absolute_log_errors([1.0], [math.inf])
+
+
+def test_exceedances_of_the_reference_quantile_count_as_misses():
+    reference = np.arange(1, 11, dtype=float)  # 90th percentile 9.1
+    assert exceedance_stream([9.0, 9.2, 100.0, 0.0], reference).tolist() == [0.0, 1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="quantile"):
+        exceedance_stream([1.0], reference, quantile=1.0)
+    with pytest.raises(ValueError, match="empty"):
+        exceedance_stream([1.0], [])
+
+
+def test_growing_revenue_errors_are_detected_and_stable_ones_are_not():
+    """Log-errors whose spread grows by half after 2,000 customers: as an exceedance stream (10% misses
+    while stable) both detectors catch it within a few hundred events. On stable streams of 20,000 events
+    alarms are rare, not impossible: 2 of 40 seeds measured (the reference quantile is itself an estimate;
+    exact 10% streams alarm on 1 of 40)."""
+    delays, alarmed = [], 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        errors = np.abs(np.concatenate([rng.normal(0, 1.0, 2_000), rng.normal(0, 1.5, 2_000)]))
+        misses = exceedance_stream(errors, errors[:1_000])
+        detections = detect_changes(misses)
+        for detector, points in detections.items():
+            assert not [index for index in points if index < 2_000 - 100], f"seed {seed} {detector}: early alarm"
+            after = [index - 2_000 for index in points if index >= 2_000]
+            assert after, f"seed {seed} {detector}: never detected"
+            delays.append(after[0])
+        stable = np.abs(rng.normal(0, 1.0, 20_000))
+        alarmed += any(detect_changes(exceedance_stream(stable, stable[:1_000])).values())
+    assert np.median(delays) < 400
+    assert alarmed <= 1
+
+
+def recommendation_log(lists: dict[tuple[datetime, str], list[str]]) -> pd.DataFrame:
+    return pd.DataFrame([{"scored_at": scored_at, "customer_id": customer, "rank": rank, "product_id": product}
+                         for (scored_at, customer), products in lists.items()
+                         for rank, product in enumerate(products, start=1)])
+
+
+def test_realised_ranking_performance_matches_hand_computed_metrics_over_buyers():
+    first = datetime(2026, 8, 1, tzinfo=timezone.utc)
+    second = first + timedelta(days=14)
+    lists = recommendation_log({(first, "a"): ["p1", "p2", "p3"], (first, "b"): ["p4", "p5", "p6"],
+                                (first, "c"): ["p1", "p2", "p3"], (second, "a"): ["p9", "p8", "p7"]})
+    # a bought p2 and p7 (p7 not listed), b bought nothing listed, c bought nothing at all
+    purchases = pd.DataFrame({"scored_at": [first, first, first, first, second],
+                              "customer_id": ["a", "a", "a", "b", "a"], "product_id": ["p2", "p7", "p2", "p9", "p7"]})
+    frame = realised_ranking_performance(lists, purchases, k=10)
+    assert frame.columns.tolist() == ["scored_at", "n", "positive_rate", "hit_rate_at_10", "recall_at_10", "ndcg_at_10"]
+    run = frame.iloc[0]
+    assert run["n"] == 3 and run["positive_rate"] == pytest.approx(2 / 3)
+    assert run["hit_rate_at_10"] == pytest.approx(0.5)  # a hit, b missed; c bought nothing and is not judged
+    assert run["recall_at_10"] == pytest.approx((0.5 + 0.0) / 2)
+    # a: p2 at rank 2 -> DCG 1/log2(3); ideal with 2 relevant items 1 + 1/log2(3)
+    assert run["ndcg_at_10"] == pytest.approx(((1 / math.log2(3)) / (1 + 1 / math.log2(3)) + 0.0) / 2)
+    later = frame.iloc[1]
+    assert later["n"] == 1 and later["hit_rate_at_10"] == pytest.approx(1.0)  # p7 at rank 3
+    # misses in time order, buyers only: a (hit), b (miss), then a again (hit)
+    assert ranking_miss_stream(lists, purchases).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_run_where_nobody_bought_has_no_ranking_metrics():
+    at = datetime(2026, 8, 1, tzinfo=timezone.utc)
+    frame = realised_ranking_performance(recommendation_log({(at, "a"): ["p1"]}),
+                                         pd.DataFrame(columns=["scored_at", "customer_id", "product_id"]))
+    assert frame.iloc[0]["n"] == 1 and frame.iloc[0]["positive_rate"] == 0.0 and math.isnan(frame.iloc[0]["ndcg_at_10"])
+
+
 # ------------------------------------------------------------------------------------- decisions
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
@@ -339,3 +438,28 @@ def test_a_challenger_failing_a_sanity_check_is_rejected_even_when_it_measures_b
                                           challenger_scores=scores)
     assert not promoted and reason.startswith("rejected: ") and expected in reason
     assert not promotion_decision(None, 0.90, higher_is_better=True, tolerance=0.01, challenger_scores=scores)[0]
+
+
+def test_the_recommendation_log_keeps_a_fixed_panel_of_customers(tmp_path):
+    """Lists of the same panel are logged run after run, bounded by the panel size, however many are scored."""
+    from ml.monitoring_runs import log_recommendations
+
+    def lists(customers: list[str], at) -> pd.DataFrame:
+        return pd.DataFrame([{"customer_id": c, "rank": r, "product_id": f"p{r}", "score": 1.0 / r,
+                              "model_version": "recommender_ranker-x", "scored_at": at}
+                             for c in customers for r in range(1, 4)])
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        connection.execute("create schema predictions")
+        connection.execute("create table predictions.next_best_products (score double)")
+        first = [f"c{i}" for i in range(100)]
+        log_recommendations(connection, model_name="recommender_ranker", lists=lists(first, pd.Timestamp("2026-01-01", tz="UTC")),
+                            horizon_days=14, as_of_date="2026-01-01", panel_customers=10)
+        log_recommendations(connection, model_name="recommender_ranker",
+                            lists=lists(list(reversed(first)) + ["new"], pd.Timestamp("2026-01-02", tz="UTC")),
+                            horizon_days=14, as_of_date="2026-01-02", panel_customers=10)
+        panels = connection.execute("select as_of_date, list(distinct customer_id order by customer_id), count(*) "
+                                    "from ml.recommendation_log group by 1 order by 1").fetchall()
+    assert [count for _, _, count in panels] == [30, 30]
+    assert len(panels[0][1]) == len(panels[1][1]) == 10
+    assert set(panels[1][1]) - {"new"} <= set(panels[0][1])  # the same customers, whatever the order scored
