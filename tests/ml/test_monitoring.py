@@ -463,3 +463,26 @@ def test_the_recommendation_log_keeps_a_fixed_panel_of_customers(tmp_path):
     assert [count for _, _, count in panels] == [30, 30]
     assert len(panels[0][1]) == len(panels[1][1]) == 10
     assert set(panels[1][1]) - {"new"} <= set(panels[0][1])  # the same customers, whatever the order scored
+
+
+def test_large_scoring_runs_log_the_same_panel_of_customers_every_run(tmp_path):
+    from ml.monitoring_runs import log_predictions
+
+    def run(customers: list[str], day: str) -> pd.DataFrame:
+        return pd.DataFrame({"customer_id": customers, "probability": np.linspace(0, 1, len(customers)),
+                             "model_version": "churn_model-x", "scored_at": pd.Timestamp(day, tz="UTC")})
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        connection.execute("create schema predictions")
+        connection.execute("create table predictions.churn_scores (probability double)")
+        everyone = [f"c{i}" for i in range(500)]
+        for day, customers in (("2026-01-01", everyone), ("2026-01-02", everyone[::-1])):
+            log_predictions(connection, model_name="churn_model", rows=run(customers, day), score_column="probability",
+                            horizon_days=90, table="predictions.churn_scores", as_of_date=day, panel_customers=50)
+        log_predictions(connection, model_name="churn_model", rows=run(everyone[:20], "2026-01-03"),
+                        score_column="probability", horizon_days=90, table="predictions.churn_scores",
+                        as_of_date="2026-01-03", panel_customers=50)
+        panels = connection.execute("select as_of_date, list(customer_id order by customer_id) from ml.prediction_log "
+                                    "group by 1 order by 1").fetchall()
+    assert len(panels[0][1]) == 50 and panels[0][1] == panels[1][1]
+    assert panels[2][1] == sorted(everyone[:20])  # a run smaller than the panel is logged whole
