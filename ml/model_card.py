@@ -598,7 +598,8 @@ def _importance_blocks(top: list[tuple], features: list[str]) -> list:
         return blocks + [_paragraph("No feature importance is recorded for this version.")]
     blocks.append(_paragraph(
         "How much each feature moves a customer's score on average (mean absolute SHAP contribution on the "
-        "holdout, in the model's raw units: log-odds for the classifiers). Large means influential, not causal."))
+        "holdout, in the model's raw units: log-odds for the classifiers, the ranker's relevance score over the "
+        "candidate products for the recommender). Large means influential, not causal."))
     return blocks + [_table(("rank", "feature", "mean |SHAP|"),
                             [[str(rank), _readable_feature(feature, features), _number(value)]
                              for rank, feature, value in top])]

@@ -55,7 +55,8 @@ def recommender_ranker(context: dg.AssetExecutionContext, settings: AnticipateSe
         feature_list=list(getattr(trained.model, "feature_columns_", [])),
         params={"notes": trained.model.notes_, "per_source": trained.model.per_source},
     )
-    _register_challenger(context, warehouse, record, trained.metric_rows(), None, verdict, "ndcg_at_10", champion_record)
+    _register_challenger(context, warehouse, record, trained.metric_rows(), trained.importance, verdict, "ndcg_at_10",
+                         champion_record)
     table = trained.table
     context.log.info(f"{MODEL_NAME} {version}: holdout NDCG@10 {table.loc[MODEL_LABEL, 'ndcg']:.4f}; "
                      + ", ".join(f"{name} {row['ndcg']:.4f}" for name, row in table.drop(index=MODEL_LABEL).iterrows()))

@@ -263,7 +263,8 @@ def test_every_model_is_registered_once_as_champion_with_metrics_beside_baseline
         importance = connection.execute(
             "select model_name, count(*), min(importance_rank) from ml.feature_importance group by 1 order by 1"
         ).fetchall()
-        assert [(name, rank) for name, _, rank in importance] == [("churn_model", 1), ("propensity_model", 1)]
+        assert [(name, rank) for name, _, rank in importance] == [("churn_model", 1), ("propensity_model", 1),
+                                                                  ("recommender_ranker", 1)]
 
 
 def test_short_history_keeps_the_champion_and_scoring_still_uses_it(demo_run, tmp_path):

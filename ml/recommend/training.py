@@ -10,20 +10,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ml.explain import global_importance
 from ml.monitoring import promotion_decision
 from ml.promotion import Verdict
 from ml.recommend.baselines import GPTopFrequency, PopularityRecommender
 from ml.recommend.data import RecommendationData, default_cutoff, load_recommendation_data
 from ml.recommend.evaluation import METRIC_COLUMNS, evaluate_recommenders, ranking_metrics
-from ml.recommend.two_stage import TwoStageRecommender
+from ml.recommend.two_stage import TwoStageRecommender, candidate_features
 from ml.registry import MetricRow, ModelRecord
 
-__all__ = ["MODEL_LABEL", "TrainedRecommender", "train_recommender", "judge_recommender"]
+__all__ = ["MODEL_LABEL", "TrainedRecommender", "train_recommender", "judge_recommender", "ranker_importance"]
 
 MODEL_LABEL = "two-stage (candidates + LightGBM LambdaRank)"
 K = 10
+#: holdout customers whose candidates the ranker's TreeSHAP importance is averaged over (bounds its cost)
+IMPORTANCE_CUSTOMERS = 2_000
 
 
 @dataclass
@@ -33,6 +37,8 @@ class TrainedRecommender:
     table: pd.DataFrame
     recommendations: pd.DataFrame
     seconds: float
+    #: mean |SHAP| of the ranker per feature over the holdout customers' candidates (None without a ranker)
+    importance: pd.Series | None = None
 
     @property
     def cutoff(self) -> pd.Timestamp:
@@ -63,8 +69,31 @@ def train_recommender(warehouse: str | Path, *, horizon_days: int = 14, random_s
     model = TwoStageRecommender(horizon_days=horizon_days, random_state=random_state, event_weights=event_weights)
     result = evaluate_recommenders({MODEL_LABEL: model, "baseline: GP-TopFreq": GPTopFrequency(),
                                     "baseline: global popularity": PopularityRecommender()}, data, k=K)
+    importance = ranker_importance(model, data.future_purchases["customer_id"].astype(str).unique(),
+                                   random_state=random_state)
     return TrainedRecommender(model=model, data=data, table=result.table, recommendations=result.recommendations[MODEL_LABEL],
-                              seconds=time.perf_counter() - started)
+                              seconds=time.perf_counter() - started, importance=importance)
+
+
+def ranker_importance(model: TwoStageRecommender, customer_ids, *, max_customers: int = IMPORTANCE_CUSTOMERS,
+                      random_state: int = 0) -> pd.Series | None:
+    """Mean |SHAP| per ranker feature (LightGBM's TreeSHAP, `pred_contrib`) over the candidates of up to
+    `max_customers` of `customer_ids` with history, largest first; in the ranker's relevance units. None when
+    the model ranks by source ranks (no ranker was trained) or no customer has candidates."""
+    if getattr(model, "ranker_", None) is None:
+        return None
+    known = sorted(str(c) for c in customer_ids if str(c) in model.generator_.customer_index_)
+    if not known:
+        return None
+    if len(known) > max_customers:
+        known = sorted(np.random.default_rng(random_state).choice(known, size=max_customers, replace=False).tolist())
+    candidates = model.generator_.generate(known)
+    if candidates.empty:
+        return None
+    features = candidate_features(candidates, model.interactions_, products=model.products_,
+                                  customer_features=model.customer_features_, as_of=model.as_of_)
+    contributions = model.ranker_.predict(features[model.feature_columns_].astype(float), pred_contrib=True)
+    return global_importance(pd.DataFrame(contributions, columns=[*model.feature_columns_, "expected_value"]))
 
 
 def judge_recommender(trained: TrainedRecommender, champion: ModelRecord | None, champion_model: TwoStageRecommender | None,
