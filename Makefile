@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender clean
+.PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender bench-recommender-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-models: $(STAMP) target/manifest.json
 # Recommenders (two-stage model and baselines) on the real datasets in ../shared/data (about 12 minutes).
 bench-recommender: $(STAMP) target/manifest.json
 	$(BIN)/python -m benchmarks.bench_recommender
+
+bench-recommender-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_recommender_scale
 
 clean:
 	rm -rf warehouse data/landing target logs .dagster_home

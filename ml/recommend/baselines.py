@@ -9,6 +9,12 @@
 
 Every recommender scores the products it has evidence for; products without evidence (score -inf) are never
 listed, so a list can be shorter than k. Inactive products (dim_products.is_active false) are never listed.
+Equal scores are listed in catalogue order, so lists are reproducible.
+
+Recommenders whose evidence is sparse (all but GP-TopFreq) build their lists from candidate entries (`_entries`:
+the customer's own products, kNN neighbours, each category's or segment's best, iALS's top-k from implicit)
+instead of scoring the whole catalogue per customer: the same lists, at a cost that does not grow with the
+catalogue. A test checks them against the dense path.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ RECOMMENDATION_COLUMNS = ("customer_id", "rank", "product_id", "score")
 REQUIRED_COLUMNS = ("customer_id", "product_id", "interaction_type", "interacted_at")
 #: Rows of dense scores computed at once: bounds memory at batch x catalogue floats.
 SCORE_CELLS_PER_BATCH = 8_000_000
+#: Customers whose sparse candidate lists are built at once (recommenders with `_entries`).
+SPARSE_CUSTOMERS_PER_BATCH = 4096
 
 
 def _check_positive_int(value, name: str) -> None:
@@ -146,8 +154,17 @@ class BaseRecommender:
             scores[~known] = self._score_unknown([i for i, k in zip(ids, known) if not k])
         return scores
 
+    #: True when `_entries` lists each customer's candidates sparsely instead of scoring the whole catalogue.
+    _SPARSE = False
+
+    def _entries(self, ids: list[str], rows: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in `ids`, item, score) of candidates holding every customer's `limit` best active products
+        (equal scores: lower catalogue position first); rows are training row numbers, -1 for unknown customers.
+        Sparse recommenders implement it (and set _SPARSE) so a list never costs a pass over the catalogue."""
+        raise NotImplementedError
+
     def recommend(self, customer_ids: Iterable, k: int = 10, *, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Top-k products per customer, best first.
+        """Top-k products per customer, best first (equal scores: lower catalogue position first).
 
         Parameters
         ----------
@@ -165,42 +182,142 @@ class BaseRecommender:
         if not hasattr(self, "item_index_"):
             raise ValueError(f"{type(self).__name__} is not fitted; call fit first")
         ids = list(dict.fromkeys(str(c) for c in customer_ids))
-        excluded: dict[str, np.ndarray] = {}
-        if exclude is not None and len(exclude):
-            pairs = exclude.assign(customer_id=exclude["customer_id"].astype(str),
-                                   _item=self.item_index_.get_indexer(exclude["product_id"].astype(str)))
-            pairs = pairs[pairs["_item"] >= 0]
-            excluded = {customer: group.to_numpy() for customer, group in pairs.groupby("customer_id")["_item"]}
+        return self._frame(ids, *self.top_entries(ids, k, exclude=exclude))
+
+    def top_entries(self, ids: list[str], k: int, *, exclude: pd.DataFrame | None = None):
+        """recommend's lists as arrays: (position in `ids`, item number in item_index_, score), sorted by
+        position then rank. `ids` must be distinct strings."""
         n_items = len(self.item_index_)
         k_eff = min(k, n_items)
-        batch = max(1, SCORE_CELLS_PER_BATCH // max(n_items, 1))
-        frames = []
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            scores = self._scores_for(chunk)
-            scores[:, ~self.active_] = -np.inf
-            for offset, customer in enumerate(chunk):
-                if customer in excluded:
-                    scores[offset, excluded[customer]] = -np.inf
-            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_items else np.tile(
-                np.arange(n_items), (len(chunk), 1))
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            # best first; equal scores within the top k by catalogue position, so the order is reproducible
-            order = np.lexsort((top, -top_scores), axis=1)
-            top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
-            keep = np.isfinite(top_scores)
-            counts = keep.sum(axis=1)
-            frames.append(pd.DataFrame({
-                "customer_id": np.repeat(np.asarray(chunk, dtype=object), counts),
-                "rank": np.concatenate([np.arange(1, c + 1) for c in counts]) if len(counts) else np.array([], int),
-                "product_id": self.item_index_.to_numpy()[top[keep]],
-                "score": top_scores[keep],
-            }))
-        if not frames:
-            return pd.DataFrame({"customer_id": pd.Series(dtype=object), "rank": pd.Series(dtype=int),
-                                 "product_id": pd.Series(dtype=object), "score": pd.Series(dtype=float)})
-        result = pd.concat(frames, ignore_index=True)
-        return result.astype({"rank": "int64", "score": "float64"})
+        excluded, most_excluded = self._excluded_keys(ids, exclude)
+        rows = self.customer_index_.get_indexer(ids)
+        positions, items, scores = [], [], []
+        if self._SPARSE:
+            limit = k_eff + most_excluded  # the k best left after exclusions lie within each list's k + excluded best
+            for start in range(0, len(ids), SPARSE_CUSTOMERS_PER_BATCH):
+                chunk = slice(start, start + SPARSE_CUSTOMERS_PER_BATCH)
+                position, item, score = self._entries(ids[chunk], rows[chunk], limit)
+                keep = np.isfinite(score) & self.active_[item]
+                position, item, score = position[keep] + start, item[keep], score[keep]
+                if len(excluded):
+                    allowed = ~np.isin(position * n_items + item, excluded)
+                    position, item, score = position[allowed], item[allowed], score[allowed]
+                position, item, score = first_k(position, item, score, k_eff)
+                positions.append(position), items.append(item), scores.append(score)
+        else:
+            batch = max(1, SCORE_CELLS_PER_BATCH // max(n_items, 1))
+            for start in range(0, len(ids), batch):
+                chunk = ids[start:start + batch]
+                dense = self._scores_for(chunk)
+                dense[:, ~self.active_] = -np.inf
+                if len(excluded):
+                    local = excluded[(excluded >= start * n_items) & (excluded < (start + len(chunk)) * n_items)] - start * n_items
+                    dense[local // n_items, local % n_items] = -np.inf
+                position, item, score = dense_top_k(dense, k_eff)
+                positions.append(position + start), items.append(item), scores.append(score)
+        if not positions:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([], dtype=float)
+        return np.concatenate(positions), np.concatenate(items), np.concatenate(scores)
+
+    def _frame(self, ids: list[str], position: np.ndarray, item: np.ndarray, score: np.ndarray) -> pd.DataFrame:
+        """The recommendation frame of entries already in (position, rank) order."""
+        return pd.DataFrame({
+            "customer_id": np.asarray(ids, dtype=object)[position] if len(position) else pd.Series(dtype=object),
+            "rank": _ranks(position),
+            "product_id": self.item_index_.to_numpy()[item] if len(item) else pd.Series(dtype=object),
+            "score": score.astype("float64"),
+        }).astype({"rank": "int64", "score": "float64"})
+
+    def _excluded_keys(self, ids: list[str], exclude: pd.DataFrame | None) -> tuple[np.ndarray, int]:
+        """(sorted position x n_items + item keys of the excluded pairs of `ids`, most pairs of one customer)."""
+        if exclude is None or not len(exclude):
+            return np.array([], dtype=np.int64), 0
+        position = pd.Index(ids, dtype=object).get_indexer(exclude["customer_id"].astype(str))
+        item = self.item_index_.get_indexer(exclude["product_id"].astype(str))
+        known = (position >= 0) & (item >= 0)
+        keys = np.unique(position[known].astype(np.int64) * len(self.item_index_) + item[known])
+        most = int(np.bincount(keys // len(self.item_index_)).max()) if len(keys) else 0
+        return keys, most
+
+
+def _ranks(position: np.ndarray) -> np.ndarray:
+    """1, 2, ... within each run of equal positions (entries sorted by position)."""
+    if not len(position):
+        return np.array([], dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
+    lengths = np.diff(np.r_[starts, len(position)])
+    return np.arange(len(position)) - np.repeat(starts, lengths) + 1
+
+
+def first_k(position: np.ndarray, item: np.ndarray, score: np.ndarray, k: int):
+    """Each position's k best entries, sorted by position, score descending, item ascending (scores finite)."""
+    if len(position) and len(position) > 4 * k * (int(position.max()) - int(position.min()) + 1):
+        # far more entries than k per position: drop those below their position's k-th best before sorting
+        keep = score >= _kth_best(position, score, k)
+        position, item, score = position[keep], item[keep], score[keep]
+    order = np.lexsort((item, -score, position))
+    position, item, score = position[order], item[order], score[order]
+    keep = _ranks(position) <= k
+    return position[keep], item[keep], score[keep]
+
+
+def _kth_best(position: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Per entry, the k-th best score of its position (-inf where the position has k entries or fewer).
+
+    A full sort of every entry (np.lexsort) costs far more than finding each position's k-th value: positions
+    with more than k entries are padded into one array per power-of-two length and partitioned (np.partition),
+    so later only about k entries per position need sorting."""
+    positions, local = np.unique(position, return_inverse=True)
+    counts = np.bincount(local, minlength=len(positions))
+    threshold = np.full(len(positions), -np.inf)
+    order = np.argsort(local, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    within = np.empty(len(local), dtype=np.int64)
+    within[order] = np.arange(len(local)) - np.repeat(starts, counts)
+    width = np.where(counts > k, 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 0)
+    for size in np.unique(width[width > 0]):
+        members = np.flatnonzero(width == size)
+        slot = np.full(len(positions), -1)
+        slot[members] = np.arange(len(members))
+        chosen = slot[local] >= 0
+        padded = np.full((len(members), size), -np.inf)
+        padded[slot[local[chosen]], within[chosen]] = score[chosen]
+        threshold[members] = -np.partition(-padded, k - 1, axis=1)[:, k - 1]
+    return threshold[local]
+
+
+def dense_top_k(scores: np.ndarray, k: int):
+    """(row, column, score) of each row's k best finite scores, by row, score descending, column ascending.
+
+    np.partition finds each row's k-th best value (much faster than argpartition); everything at least as good
+    is then ordered exactly, so ties at the k-th place go to the lower column."""
+    n_rows, n_columns = scores.shape
+    if k < n_columns:
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+        candidate = (scores >= kth[:, None]) & np.isfinite(scores)
+    else:
+        candidate = np.isfinite(scores)
+    row, column = np.nonzero(candidate)
+    return first_k(row, column, scores[row, column], k)
+
+
+def shared_top(row: np.ndarray, active: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(items, scores) of the `limit` best finite, active entries of one score row, best first (ties: lower item)."""
+    usable = np.flatnonzero(np.isfinite(row) & active)
+    _, item, score = first_k(np.zeros(len(usable), dtype=np.int64), usable, row[usable], limit)
+    return item, score
+
+
+def _tiled(n: int, items: np.ndarray, scores: np.ndarray):
+    """The same list for n customers as entries."""
+    return np.repeat(np.arange(n), len(items)), np.tile(items, n), np.tile(scores, n)
+
+
+def _sparse_entries(matrix: sparse.spmatrix, positions: np.ndarray):
+    """(position, item, score) of the positive entries of a customers x items matrix whose row i is positions[i]."""
+    coo = sparse.coo_matrix(matrix)
+    keep = coo.data > 0
+    return positions[coo.row[keep]], coo.col[keep].astype(np.int64), coo.data[keep].astype(np.float64)
 
 
 def _purchases(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -228,6 +345,11 @@ class PopularityRecommender(BaseRecommender):
         self.popularity_ = np.zeros(len(self.item_index_))
         self.popularity_[buyers.index.to_numpy()] = buyers.to_numpy()
         self._row = np.where(self.popularity_ > 0, self.popularity_, -np.inf)
+
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        return _tiled(len(ids), *shared_top(self._row, self.active_, limit))
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return np.tile(self._row, (len(rows), 1))
@@ -262,6 +384,12 @@ class PersonalTopFrequency(BaseRecommender):
         weights = weights + 1e-6 * (1.0 - age_days / span)
         self.frequency_ = self._matrix(occasions, weights)
 
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        known = np.flatnonzero(rows >= 0)
+        return _sparse_entries(self.frequency_[rows[known]], known)
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
         dense = self.frequency_[rows].toarray()
         return np.where(dense > 0, dense, -np.inf)
@@ -276,6 +404,8 @@ class GPTopFrequency(PersonalTopFrequency):
     recency_half_life_days : float or None, default=None
     popularity_window_days : float or None, default=None
     """
+
+    _SPARSE = False  # the popularity fill scores the whole catalogue
 
     def __init__(self, recency_half_life_days: float | None = None, popularity_window_days: float | None = None):
         super().__init__(recency_half_life_days=recency_half_life_days)
@@ -321,6 +451,12 @@ class ItemKNN(BaseRecommender):
         matrix.eliminate_zeros()
         self.user_items_ = matrix.tocsr()
         self.similarity_ = top_neighbour_similarity(matrix, self.neighbours)
+
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        known = np.flatnonzero(rows >= 0)
+        return _sparse_entries(self.user_items_[rows[known]] @ self.similarity_, known)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         dense = (self.user_items_[rows] @ self.similarity_).toarray()
@@ -421,9 +557,65 @@ class ImplicitALS(BaseRecommender):
         self.item_factors_ = np.asarray(model.item_factors)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        scores = (self.user_factors_[rows] @ self.item_factors_.T).astype(np.float64)
+        scores = _dot(self.user_factors_[rows], self.item_factors_)
         scores[:, ~self._seen] = -np.inf
         return scores
+
+    _SPARSE = True
+    #: Extra products asked of the fast float32 top-k, so that rounding cannot push one of the true best out.
+    _MARGIN = 4
+
+    def _entries(self, ids, rows, limit):
+        """Each customer's best `limit` products: implicit's multithreaded float32 top-k proposes limit + margin,
+        their scores are recomputed exactly (float64, one dot product per pair, so a score never depends on
+        which customers share the batch) and sorted; a row whose margin is within float32 rounding of its
+        limit-th score is scored in full instead."""
+        from implicit.cpu.topk import topk
+
+        known = np.flatnonzero(rows >= 0)
+        usable = self._seen & self.active_
+        if not len(known) or not usable.any():
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([], dtype=float)
+        users = self.user_factors_[rows[known]]
+        ask = min(limit + self._MARGIN, int(usable.sum()))
+        proposed, approximate = topk(np.ascontiguousarray(self.item_factors_, dtype=np.float32),
+                                     np.ascontiguousarray(users, dtype=np.float32), ask,
+                                     filter_items=np.flatnonzero(~usable).astype(np.int32), num_threads=self.num_threads)
+        proposed = proposed.astype(np.int64)
+        valid = approximate > np.finfo(np.float32).min
+        local = np.repeat(np.arange(len(known)), ask).reshape(len(known), ask)
+        exact = np.full(proposed.shape, -np.inf)
+        exact[valid] = _pair_dot(users[local[valid]], self.item_factors_[proposed[valid]])
+        position, item, score = first_k(local[valid], proposed[valid], exact[valid], limit)
+        # a product outside the proposals may beat the limit-th only if float32 rounding hid it: check the margin
+        if ask < usable.sum():
+            bound = 1e-5 * np.linalg.norm(users.astype(np.float64), axis=1) * self._item_norm_max()
+            kth = np.full(len(known), np.inf)
+            counts = np.bincount(position, minlength=len(known))
+            full = counts >= limit
+            kth[full] = score[np.searchsorted(position, np.flatnonzero(full)) + limit - 1]
+            doubtful = np.flatnonzero(approximate[:, -1].astype(np.float64) >= kth - 2 * bound)
+            if len(doubtful):
+                dense = _dot(users[doubtful], self.item_factors_)
+                dense[:, ~usable] = -np.inf
+                d_position, d_item, d_score = dense_top_k(dense, limit)
+                keep = ~np.isin(position, doubtful)
+                position = np.concatenate([position[keep], doubtful[d_position]])
+                item, score = np.concatenate([item[keep], d_item]), np.concatenate([score[keep], d_score])
+        return known[position], item, score
+
+    def _item_norm_max(self) -> float:
+        return float(np.linalg.norm(np.asarray(self.item_factors_, dtype=np.float64), axis=1).max(initial=0.0))
+
+
+def _pair_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Row-wise float64 dot products: each pair's value is computed alone, whatever else is in the arrays."""
+    return np.einsum("ij,ij->i", np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64))
+
+
+def _dot(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Every user x item score, each exactly as _pair_dot computes it (einsum sums each pair on its own)."""
+    return np.einsum("ij,kj->ik", np.asarray(users, dtype=np.float64), np.asarray(items, dtype=np.float64))
 
 
 class CategoryAffinityPopularity(BaseRecommender):
@@ -462,9 +654,44 @@ class CategoryAffinityPopularity(BaseRecommender):
         best_in_category = pd.Series(popularity.popularity_).groupby(item_cat).transform("max").to_numpy()
         relative = np.divide(popularity.popularity_, best_in_category, out=np.zeros(len(item_cat)), where=best_in_category > 0)
         self.item_category_ = item_cat
+        self._lists_cache = None
         self.category_items_ = sparse.csr_matrix(
             (relative, (item_cat, np.arange(len(item_cat)))), shape=(len(self.category_index_), len(item_cat)))
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         dense = (self.affinity_[rows] @ self.category_items_).toarray()
         return np.where(dense > 0, dense, -np.inf)
+
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        """score(c, p) = affinity(c, category of p) x relative popularity of p: within a category the order is
+        the popularity order, so each engaged category's `limit` best active products hold the customer's best."""
+        known = np.flatnonzero(rows >= 0)
+        lists, values = self._category_lists(limit)
+        affinity = sparse.coo_matrix(self.affinity_[rows[known]])
+        engaged = affinity.data > 0
+        owner, category, weight = known[affinity.row[engaged]], affinity.col[engaged], affinity.data[engaged]
+        items, relative = lists[category], values[category]
+        present = items >= 0
+        product = weight[:, None] * relative
+        return np.broadcast_to(owner[:, None], items.shape)[present], items[present], product[present]
+
+    def _category_lists(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(categories x limit item numbers, -1 padded; their relative popularity), best first, active only."""
+        cached = getattr(self, "_lists_cache", None)
+        if cached is not None and cached[0] == limit:
+            return cached[1], cached[2]
+        relative = np.asarray(self.category_items_.sum(axis=0)).ravel()
+        usable = np.flatnonzero((relative > 0) & self.active_)
+        order = np.lexsort((usable, -relative[usable], self.item_category_[usable]))
+        usable = usable[order]
+        category = self.item_category_[usable]
+        rank = _ranks(category) - 1
+        keep = rank < limit
+        lists = np.full((len(self.category_index_), limit), -1, dtype=np.int64)
+        values = np.zeros((len(self.category_index_), limit))
+        lists[category[keep], rank[keep]] = usable[keep]
+        values[category[keep], rank[keep]] = relative[usable[keep]]
+        self._lists_cache = (limit, lists, values)
+        return lists, values

@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ml.recommend.baselines import BaseRecommender, PopularityRecommender, _check_optional_positive, _check_positive_int
+from ml.recommend.baselines import (
+    BaseRecommender,
+    PopularityRecommender,
+    _check_optional_positive,
+    _check_positive_int,
+    _sparse_entries,
+    shared_top,
+)
 from ml.recommend.data import DEFAULT_EVENT_WEIGHTS, with_weights
 
 __all__ = ["SegmentPopularity", "NewProductRecommender", "content_vectors"]
@@ -95,6 +102,24 @@ class SegmentPopularity(BaseRecommender):
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return self._score_ids(self.customer_index_.to_numpy()[rows].tolist())
 
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        """Everyone in a segment shares its list: each segment's `limit` best products, handed to its customers."""
+        segment = self.segment_index_.get_indexer(self._segments(ids))
+        groups, inverse = np.unique(segment, return_inverse=True)
+        positions, items, scores = [], [], []
+        for number, group in enumerate(groups):
+            row = self.global_fill_.copy()
+            if group >= 0:
+                row += self.segment_popularity_[group].toarray().ravel()
+            item, score = shared_top(np.where(row > 0, row, -np.inf), self.active_, limit)
+            members = np.flatnonzero(inverse == number)
+            positions.append(np.repeat(members, len(item)))
+            items.append(np.tile(item, len(members)))
+            scores.append(np.tile(score, len(members)))
+        return np.concatenate(positions), np.concatenate(items), np.concatenate(scores)
+
     def _score_unknown(self, customer_ids: list[str]) -> np.ndarray:
         return self._score_ids(customer_ids)
 
@@ -170,31 +195,52 @@ class NewProductRecommender(BaseRecommender):
         self.user_items_ = self._matrix(weighted, weighted["weight"].to_numpy())
         self.new_content_ = self.content_[np.nonzero(self.new_)[0]]
 
+    def _similarity(self, rows: np.ndarray) -> sparse.csr_matrix:
+        """Cosine between the customers' content profiles and the new products (customers x new products)."""
+        profiles = self.user_items_[rows] @ self.content_
+        norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1))).ravel()
+        profiles = sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ profiles
+        return (profiles @ self.new_content_.T).tocsr()
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
         scores = np.full((len(rows), len(self.item_index_)), -np.inf)
         if not self.new_.any():
             return scores
-        profiles = self.user_items_[rows] @ self.content_
-        norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1))).ravel()
-        profiles = sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ profiles
-        similarity = (profiles @ self.new_content_.T).toarray()
+        similarity = self._similarity(rows).toarray()
         scores[:, self.new_] = np.where(similarity > 0, similarity, -np.inf)
         return scores
+
+    _SPARSE = True
+
+    def _entries(self, ids, rows, limit):
+        known = np.flatnonzero(rows >= 0)
+        if not self.new_.any() or not len(known):
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([], dtype=float)
+        position, new_item, score = _sparse_entries(self._similarity(rows[known]), known)
+        return position, np.flatnonzero(self.new_)[new_item], score
 
     def anchors(self, pairs: pd.DataFrame) -> pd.Series:
         """For (customer_id, product_id) pairs, the customer's engaged product most similar in content to the
         product (the "similar to X" of a reason); None when there is none."""
-        result = []
-        rows = self.customer_index_.get_indexer(pairs["customer_id"].astype(str))
-        items = self.item_index_.get_indexer(pairs["product_id"].astype(str))
-        for row, item in zip(rows, items):
-            if row < 0 or item < 0:
-                result.append(None)
-                continue
-            engaged = self.user_items_[row].indices
-            if engaged.size == 0:
-                result.append(None)
-                continue
-            similarity = (self.content_[engaged] @ self.content_[item].T).toarray().ravel()
-            result.append(self.item_index_[engaged[int(np.argmax(similarity))]] if similarity.max() > 0 else None)
+        rows = self.customer_index_.get_indexer(pd.Index(pairs["customer_id"].astype(str), dtype=object))
+        items = self.item_index_.get_indexer(pd.Index(pairs["product_id"].astype(str), dtype=object))
+        result: list[str | None] = [None] * len(pairs)
+        usable = (rows >= 0) & (items >= 0)
+        matrix = self.user_items_
+        safe = np.maximum(rows, 0)
+        lengths = np.where(usable, matrix.indptr[safe + 1] - matrix.indptr[safe], 0)
+        if lengths.sum():
+            # every (pair, engaged product) at once: the content cosine of the engaged product with the pair's
+            pair = np.repeat(np.arange(len(pairs)), lengths)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            engaged = matrix.indices[matrix.indptr[rows[pair]] + np.arange(len(pair)) - starts[pair]]
+            similarity = np.asarray(self.content_[engaged].multiply(self.content_[items[pair]]).sum(axis=1)).ravel()
+            has = np.flatnonzero(lengths > 0)
+            best = np.maximum.reduceat(similarity, starts[has])
+            first = np.minimum.reduceat(np.where(similarity == np.repeat(best, lengths[has]), np.arange(len(pair)), len(pair)),
+                                        starts[has])
+            names = self.item_index_.to_numpy()
+            for number, value, position in zip(has, best, first):
+                if value > 0:
+                    result[number] = names[engaged[position]]
         return pd.Series(result, index=pairs.index, dtype=object)

@@ -15,6 +15,11 @@ and customer x product features. All training windows end by as_of, so nothing a
 
 Customers without interactions get segment popularity (cold_start.SegmentPopularity). Each recommendation
 carries a reason from its strongest source (the one that ranked it best).
+
+Scoring (`recommend`) runs in batches of customers so memory does not grow with their number; what does not
+depend on the batch (item features, the latest customer snapshot, the history indexed by customer) is computed
+once per call (FeatureContext). The output does not depend on the batch size. At scale most of the time is the
+ranker itself: LightGBM evaluates n_estimators trees for each of about 100 candidates per customer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ml.recommend.baselines import (
     CategoryAffinityPopularity,
@@ -32,6 +38,7 @@ from ml.recommend.baselines import (
     PersonalTopFrequency,
     PopularityRecommender,
     _check_positive_int,
+    _ranks,
 )
 from ml.recommend.cold_start import NewProductRecommender, SegmentPopularity
 from ml.recommend.data import DEFAULT_EVENT_WEIGHTS, with_weights
@@ -45,6 +52,9 @@ __all__ = [
     "SOURCES",
 ]
 
+#: Customers scored at once by TwoStageRecommender.recommend: bounds memory (about 100 candidates of ~60 features
+#: per customer) whatever the number of customers.
+DEFAULT_BATCH_SIZE = 20_000
 #: Sources in the order that breaks ties when two rank a candidate equally well (for its reason).
 SOURCES = ("repeat", "item_knn", "new_product", "als", "category", "trending", "popular")
 #: "popular" is off by default: on Ta-Feng's validation cutoff (2001-01-31, two weeks before the reported one)
@@ -77,28 +87,65 @@ def merge_candidates(proposals: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     if not proposals:
         raise ValueError("proposals must hold at least one source")
-    frames = []
-    for source, frame in proposals.items():
+    names = list(proposals)
+    customers, products, ranks, scores, origins = [], [], [], [], []
+    for number, (source, frame) in enumerate(proposals.items()):
         missing = [c for c in ("customer_id", "product_id", "rank", "score") if c not in frame.columns]
         if missing:
             raise ValueError(f"proposals[{source!r}] lacks columns {missing}")
-        # a source listing a product twice for one customer keeps its best rank
-        best = frame.sort_values("rank").drop_duplicates(["customer_id", "product_id"])
-        frames.append(best[["customer_id", "product_id", "rank", "score"]].assign(source=source))
-    stacked = pd.concat(frames, ignore_index=True)
-    stacked = stacked.astype({"customer_id": str, "product_id": str, "rank": float, "score": float})
-    wide = stacked.pivot_table(index=["customer_id", "product_id"], columns="source", values=["score", "rank"],
-                               aggfunc="first", observed=True)
-    merged = pd.DataFrame(index=wide.index)
-    for source in proposals:
-        for value in ("score", "rank"):
-            merged[f"{source}_{value}"] = wide[(value, source)] if (value, source) in wide.columns else np.nan
-    ranks = merged[[f"{s}_rank" for s in proposals]]
-    merged["n_sources"] = ranks.notna().sum(axis=1).astype(int)
-    present = ranks.notna().to_numpy()
-    names = np.array(list(proposals))
-    merged["sources"] = ["+".join(names[row]) for row in present]
-    return merged.reset_index()
+        customers.append(frame["customer_id"].astype(str).to_numpy(dtype=object))
+        products.append(frame["product_id"].astype(str).to_numpy(dtype=object))
+        ranks.append(frame["rank"].to_numpy(dtype=float))
+        scores.append(frame["score"].to_numpy(dtype=float))
+        origins.append(np.full(len(frame), number, dtype=np.int64))
+    customer, product = np.concatenate(customers), np.concatenate(products)
+    rank, score, origin = np.concatenate(ranks), np.concatenate(scores), np.concatenate(origins)
+    # integer codes in string order: one int64 key sorts the pairs as (customer_id, product_id) strings do
+    customer_code, customer_names = _sorted_codes(customer)
+    product_code, product_names = _sorted_codes(product)
+    return _merge_coded(names, customer_code, customer_names, product_code, product_names, rank, score, origin)
+
+
+def _merge_coded(names: list[str], customer_code, customer_names, product_code, product_names, rank, score,
+                 origin) -> pd.DataFrame:
+    """merge_candidates of proposals given as codes whose order is the names' string order."""
+    pair = customer_code * max(len(product_names), 1) + product_code
+    # a source listing a product twice for one customer keeps its best rank
+    order = np.lexsort((rank, origin, pair))
+    pair, origin, rank, score = pair[order], origin[order], rank[order], score[order]
+    first = np.r_[True, (pair[1:] != pair[:-1]) | (origin[1:] != origin[:-1])] if len(pair) else np.array([], dtype=bool)
+    pair, origin, rank, score = pair[first], origin[first], rank[first], score[first]
+    pairs, row = np.unique(pair, return_inverse=True)
+    width = max(len(product_names), 1)
+    merged = pd.DataFrame({
+        "customer_id": pd.array(customer_names[pairs // width], dtype="str"),
+        "product_id": pd.array(product_names[pairs % width], dtype="str"),
+    })
+    present = np.zeros((len(pairs), len(names)), dtype=bool)
+    present[row, origin] = True
+    for number, source in enumerate(names):
+        for value, values in (("score", score), ("rank", rank)):
+            column = np.full(len(pairs), np.nan)
+            mine = origin == number
+            column[row[mine]] = values[mine]
+            merged[f"{source}_{value}"] = column
+    merged["n_sources"] = present.sum(axis=1).astype(int)
+    # the "+"-joined names of every combination of sources, looked up by bit pattern
+    bits = present.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    patterns, inverse = np.unique(bits, return_inverse=True)
+    labels = np.array(["+".join(name for n, name in enumerate(names) if pattern >> n & 1) for pattern in patterns], dtype=object)
+    merged["sources"] = pd.array(labels[inverse] if len(labels) else np.array([], dtype=object), dtype="str")
+    return merged
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values in sorted order): codes follow the values' sort order."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object)
+    order = np.argsort(uniques, kind="stable")
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return position[codes], uniques[order]
 
 
 class CandidateGenerator:
@@ -177,15 +224,39 @@ class CandidateGenerator:
         """Merged candidates of `customer_ids` (see merge_candidates), every source's columns present."""
         if not hasattr(self, "sources_"):
             raise ValueError("CandidateGenerator is not fitted; call fit first")
-        ids = [str(c) for c in customer_ids]
-        proposals = {source: model.recommend(ids, self.counts_[source], exclude=exclude)
-                     for source, model in self.sources_.items()}
-        merged = merge_candidates(proposals)
+        ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        items = next(iter(self.sources_.values())).item_index_
+        if all(model.item_index_.equals(items) for model in self.sources_.values()):
+            merged = self._merge_entries(ids, items, exclude)
+        else:
+            proposals = {source: model.recommend(ids, self.counts_[source], exclude=exclude)
+                         for source, model in self.sources_.items()}
+            merged = merge_candidates(proposals)
         for source in SOURCES:  # a fixed feature layout whichever sources ran
             for value in ("score", "rank"):
                 if f"{source}_{value}" not in merged.columns:
                     merged[f"{source}_{value}"] = np.nan
         return merged
+
+
+    def _merge_entries(self, ids: list[str], items: pd.Index, exclude) -> pd.DataFrame:
+        """merge_candidates of every source's lists, kept as item numbers of the shared catalogue instead of
+        strings until the end (the same frame, without converting millions of ids back and forth)."""
+        positions, item_numbers, ranks, scores, origins = [], [], [], [], []
+        for number, (source, model) in enumerate(self.sources_.items()):
+            position, item, score = model.top_entries(ids, self.counts_[source], exclude=exclude)
+            positions.append(position), item_numbers.append(item), scores.append(score)
+            ranks.append(_ranks(position).astype(float)), origins.append(np.full(len(position), number, dtype=np.int64))
+        customer_order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+        customer_rank = np.empty(len(ids), dtype=np.int64)
+        customer_rank[customer_order] = np.arange(len(ids))
+        item_names = items.to_numpy(dtype=object)
+        item_order = np.argsort(item_names, kind="stable")
+        item_rank = np.empty(len(item_names), dtype=np.int64)
+        item_rank[item_order] = np.arange(len(item_names))
+        return _merge_coded(list(self.sources_), customer_rank[np.concatenate(positions)],
+                            np.asarray(ids, dtype=object)[customer_order], item_rank[np.concatenate(item_numbers)],
+                            item_names[item_order], np.concatenate(ranks), np.concatenate(scores), np.concatenate(origins))
 
 
 def _days(as_of: pd.Timestamp, moments: pd.Series) -> pd.Series:
@@ -212,102 +283,171 @@ def candidate_features(
     customer: purchase occasions, distinct products, days since the last interaction, and the snapshot columns
     of CUSTOMER_FEATURE_COLUMNS from the latest as_of_date on or before `as_of`.
     """
-    as_of = pd.Timestamp(as_of)
-    if (interactions["interacted_at"] >= as_of).any():
-        raise ValueError(f"interactions must all be before as_of ({as_of})")
-    frame = candidates.copy()
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    frame["product_id"] = frame["product_id"].astype(str)
-    history = interactions.assign(customer_id=interactions["customer_id"].astype(str),
-                                  product_id=interactions["product_id"].astype(str))
-    if "weight" not in history.columns:
-        history = with_weights(history)
-    age = _days(as_of, history["interacted_at"])
-    history = history.assign(_age=age.to_numpy())
-    purchases = history[history["interaction_type"] == "purchase"]
-    occasions = purchases.drop_duplicates(["customer_id", "product_id", "interacted_at"])
+    return FeatureContext(interactions, products=products, customer_features=customer_features, as_of=as_of).features(candidates)
 
-    # item features
-    def buyers(max_age: float, min_age: float = 0.0) -> pd.Series:
-        window = purchases[(purchases["_age"] <= max_age) & (purchases["_age"] > min_age)]
-        return window.groupby("product_id")["customer_id"].nunique()
 
-    items = pd.DataFrame({
-        "item_buyers_7d": buyers(7), "item_buyers_30d": buyers(30), "item_buyers_all": buyers(np.inf),
-        "item_buyers_14d": buyers(14), "item_buyers_prev_14d": buyers(28, 14),
-    })
-    items["item_views_30d"] = history[(history["interaction_type"] == "view") & (history["_age"] <= 30)].groupby("product_id").size()
-    items["item_mean_rating"] = history[history["interaction_type"] == "rating"].groupby("product_id")["rating"].mean()
-    items["item_days_since_first"] = history.groupby("product_id")["_age"].max()
-    items = items.fillna({c: 0.0 for c in ("item_buyers_7d", "item_buyers_30d", "item_buyers_all", "item_buyers_14d",
-                                           "item_buyers_prev_14d", "item_views_30d")})
-    items["item_trend"] = (items["item_buyers_14d"] + 1) / (items["item_buyers_prev_14d"] + 1)
-    items = items.drop(columns=["item_buyers_14d", "item_buyers_prev_14d"])
-    frame = frame.merge(items, left_on="product_id", right_index=True, how="left")
+class FeatureContext:
+    """What candidate_features needs that does not depend on the candidates (item features, catalogue maps, the
+    latest customer snapshot, the history grouped by customer), computed once so that scoring customers in
+    batches repeats only the per-customer part."""
 
-    category = pd.Series(dtype=object)
-    price = pd.Series(dtype=float)
-    if products is not None and len(products):
-        catalogue = products.assign(product_id=products["product_id"].astype(str)).drop_duplicates("product_id").set_index("product_id")
-        if "category" in catalogue.columns:
-            category = catalogue["category"].astype(object)
-        if "list_price" in catalogue.columns:
-            price = catalogue["list_price"].astype(float)
-    frame["item_category"] = frame["product_id"].map(category)
-    frame["item_price"] = frame["product_id"].map(price).astype(float)
-    frame["item_log_price"] = np.log1p(frame["item_price"].clip(lower=0))
-    if len(category) and len(price):
-        medians = price.groupby(category).median()
-        frame["item_price_vs_category_median"] = frame["item_price"] / frame["item_category"].map(medians).astype(float)
-    else:
-        frame["item_price_vs_category_median"] = np.nan
+    def __init__(self, interactions: pd.DataFrame, *, products: pd.DataFrame | None,
+                 customer_features: pd.DataFrame | None, as_of):
+        as_of = pd.Timestamp(as_of)
+        if (interactions["interacted_at"] >= as_of).any():
+            raise ValueError(f"interactions must all be before as_of ({as_of})")
+        self.as_of = as_of
+        history = interactions.assign(customer_id=interactions["customer_id"].astype(str),
+                                      product_id=interactions["product_id"].astype(str))
+        if "weight" not in history.columns:
+            history = with_weights(history)
+        age = _days(as_of, history["interacted_at"])
+        history = history.assign(_age=age.to_numpy())
+        purchases = history[history["interaction_type"] == "purchase"]
+        occasions = purchases.drop_duplicates(["customer_id", "product_id", "interacted_at"])
 
-    # customer x product features, from the candidate customers' history only
-    mine = history[history["customer_id"].isin(set(frame["customer_id"]))]
-    counts = mine.groupby(["customer_id", "product_id", "interaction_type"]).size().unstack(fill_value=0)
-    pairs = pd.DataFrame(index=counts.index)
-    pairs["pair_views"] = counts["view"] if "view" in counts.columns else 0
-    pairs["pair_carts"] = counts["cart"] if "cart" in counts.columns else 0
-    pairs["pair_purchases"] = occasions[occasions["customer_id"].isin(set(frame["customer_id"]))].groupby(
-        ["customer_id", "product_id"]).size()
-    pairs["pair_days_since_last"] = mine.groupby(["customer_id", "product_id"])["_age"].min()
-    pairs["pair_days_since_last_purchase"] = occasions.groupby(["customer_id", "product_id"])["_age"].min()
-    frame = frame.merge(pairs, left_on=["customer_id", "product_id"], right_index=True, how="left")
-    frame[["pair_views", "pair_carts", "pair_purchases"]] = frame[["pair_views", "pair_carts", "pair_purchases"]].fillna(0.0)
+        # item features
+        def buyers(max_age: float, min_age: float = 0.0) -> pd.Series:
+            window = purchases[(purchases["_age"] <= max_age) & (purchases["_age"] > min_age)]
+            return window.groupby("product_id")["customer_id"].nunique()
 
-    mine = mine.assign(_category=mine["product_id"].map(category).fillna("unknown"))
-    weight_by_category = mine.groupby(["customer_id", "_category"])["weight"].sum()
-    total = mine.groupby("customer_id")["weight"].sum()
-    share = (weight_by_category / total.reindex(weight_by_category.index.get_level_values(0)).to_numpy()).rename("pair_category_share")
-    frame = frame.merge(share, left_on=["customer_id", "item_category"], right_index=True, how="left")
-    frame["pair_category_share"] = frame["pair_category_share"].fillna(0.0)
+        items = pd.DataFrame({
+            "item_buyers_7d": buyers(7), "item_buyers_30d": buyers(30), "item_buyers_all": buyers(np.inf),
+            "item_buyers_14d": buyers(14), "item_buyers_prev_14d": buyers(28, 14),
+        })
+        items["item_views_30d"] = history[(history["interaction_type"] == "view") & (history["_age"] <= 30)].groupby("product_id").size()
+        items["item_mean_rating"] = history[history["interaction_type"] == "rating"].groupby("product_id")["rating"].mean()
+        items["item_days_since_first"] = history.groupby("product_id")["_age"].max()
+        items = items.fillna({c: 0.0 for c in ("item_buyers_7d", "item_buyers_30d", "item_buyers_all", "item_buyers_14d",
+                                               "item_buyers_prev_14d", "item_views_30d")})
+        items["item_trend"] = (items["item_buyers_14d"] + 1) / (items["item_buyers_prev_14d"] + 1)
+        self.items = items.drop(columns=["item_buyers_14d", "item_buyers_prev_14d"])
 
-    paid = occasions.assign(_price=occasions["product_id"].map(price)).groupby("customer_id")["_price"].median()
-    frame["pair_price_vs_customer_median"] = frame["item_price"] / frame["customer_id"].map(paid).astype(float)
+        self.category = pd.Series(dtype=object)
+        self.price = pd.Series(dtype=float)
+        if products is not None and len(products):
+            catalogue = products.assign(product_id=products["product_id"].astype(str)).drop_duplicates("product_id").set_index("product_id")
+            if "category" in catalogue.columns:
+                self.category = catalogue["category"].astype(object)
+            if "list_price" in catalogue.columns:
+                self.price = catalogue["list_price"].astype(float)
+        self.category_medians = self.price.groupby(self.category).median() if len(self.category) and len(self.price) else None
+        # the same lookups by position: every product / snapshot customer once, so a batch takes instead of maps
+        self._products = self.items.index.union(self.category.index).union(self.price.index)
+        self._item_values = {column: _padded(self.items[column].reindex(self._products).to_numpy(dtype=float), np.nan)
+                             for column in self.items.columns}
+        self._category_values = _padded(self.category.reindex(self._products).to_numpy(dtype=object), np.nan)
+        self._price_values = _padded(self.price.reindex(self._products).to_numpy(dtype=float), np.nan)
+        if self.category_medians is not None:
+            medians = pd.Series(self._category_values[:-1]).map(self.category_medians).to_numpy(dtype=float)
+            self._median_values = _padded(medians, np.nan)
 
-    # customer features
-    customer = pd.DataFrame({
-        "customer_purchase_occasions": occasions.drop_duplicates(["customer_id", "interacted_at"]).groupby("customer_id").size(),
-        "customer_distinct_products": mine.groupby("customer_id")["product_id"].nunique(),
-        "customer_days_since_last": mine.groupby("customer_id")["_age"].min(),
-    })
-    frame = frame.merge(customer, left_on="customer_id", right_index=True, how="left")
-    top_category = pd.Series(dtype=object)
-    if customer_features is not None and len(customer_features):
-        snapshot = customer_features[pd.to_datetime(customer_features["as_of_date"]) <= as_of]
-        snapshot = snapshot.sort_values("as_of_date").drop_duplicates("customer_id", keep="last")
-        snapshot = snapshot.assign(customer_id=snapshot["customer_id"].astype(str)).set_index("customer_id")
-        for column in CUSTOMER_FEATURE_COLUMNS:
-            if column in snapshot.columns:
-                frame[f"snapshot_{column}"] = frame["customer_id"].map(snapshot[column].astype(float))
-        if "top_category" in snapshot.columns:
-            top_category = snapshot["top_category"].astype(object)
-    for column in CUSTOMER_FEATURE_COLUMNS:  # a fixed layout whichever columns the snapshot has
-        if f"snapshot_{column}" not in frame.columns:
-            frame[f"snapshot_{column}"] = np.nan
-    customer_top = frame["customer_id"].map(top_category)
-    frame["pair_is_top_category"] = (customer_top.notna() & (customer_top == frame["item_category"])).astype(float)
-    return frame
+        # each customer's rows, in their original order, found by position (the batches' customer x product part)
+        self.history = history
+        self.occasions = occasions
+        self._history_rows = _rows_by_customer(history["customer_id"])
+        self._occasion_rows = _rows_by_customer(occasions["customer_id"])
+
+        self.snapshot = None
+        self.top_category = pd.Series(dtype=object)
+        if customer_features is not None and len(customer_features):
+            snapshot = customer_features[pd.to_datetime(customer_features["as_of_date"]) <= as_of]
+            snapshot = snapshot.sort_values("as_of_date").drop_duplicates("customer_id", keep="last")
+            self.snapshot = snapshot.assign(customer_id=snapshot["customer_id"].astype(str)).set_index("customer_id")
+            if "top_category" in self.snapshot.columns:
+                self.top_category = self.snapshot["top_category"].astype(object)
+        self._snapshot_values = {}
+        if self.snapshot is not None:
+            self._snapshot_values = {column: _padded(self.snapshot[column].astype(float).to_numpy(dtype=float), np.nan)
+                                     for column in CUSTOMER_FEATURE_COLUMNS if column in self.snapshot.columns}
+        self._top_category_values = _padded(self.top_category.to_numpy(dtype=object), np.nan)
+
+    def features(self, candidates: pd.DataFrame) -> pd.DataFrame:
+        """candidate_features of `candidates` (whose customers may be any subset of the history's)."""
+        frame = candidates.copy()
+        frame["customer_id"] = frame["customer_id"].astype(str)
+        frame["product_id"] = frame["product_id"].astype(str)
+        category, price = self.category, self.price
+        # position -1 (unknown product) takes the padding: NaN, as a left merge or map gives
+        product = self._products.get_indexer(frame["product_id"])
+        for column, values in self._item_values.items():
+            frame[column] = values[product]
+        # the dtype Series.map would give (str when every value is a string)
+        frame["item_category"] = pd.Series(self._category_values[product], index=frame.index, dtype=object).infer_objects()
+        frame["item_price"] = self._price_values[product]
+        frame["item_log_price"] = np.log1p(frame["item_price"].clip(lower=0))
+        if self.category_medians is not None:
+            frame["item_price_vs_category_median"] = frame["item_price"].to_numpy() / self._median_values[product]
+        else:
+            frame["item_price_vs_category_median"] = np.nan
+
+        # customer x product features, from the candidate customers' history only
+        wanted = pd.unique(frame["customer_id"].to_numpy())
+        mine = self.history.iloc[self._history_rows(wanted)]
+        occasions = self.occasions.iloc[self._occasion_rows(wanted)]
+        counts = mine.groupby(["customer_id", "product_id", "interaction_type"]).size().unstack(fill_value=0)
+        pairs = pd.DataFrame(index=counts.index)
+        pairs["pair_views"] = counts["view"] if "view" in counts.columns else 0
+        pairs["pair_carts"] = counts["cart"] if "cart" in counts.columns else 0
+        pairs["pair_purchases"] = occasions.groupby(["customer_id", "product_id"]).size()
+        pairs["pair_days_since_last"] = mine.groupby(["customer_id", "product_id"])["_age"].min()
+        pairs["pair_days_since_last_purchase"] = occasions.groupby(["customer_id", "product_id"])["_age"].min()
+        frame = frame.merge(pairs, left_on=["customer_id", "product_id"], right_index=True, how="left")
+        frame[["pair_views", "pair_carts", "pair_purchases"]] = frame[["pair_views", "pair_carts", "pair_purchases"]].fillna(0.0)
+
+        mine = mine.assign(_category=mine["product_id"].map(category).fillna("unknown"))
+        weight_by_category = mine.groupby(["customer_id", "_category"])["weight"].sum()
+        total = mine.groupby("customer_id")["weight"].sum()
+        share = (weight_by_category / total.reindex(weight_by_category.index.get_level_values(0)).to_numpy()).rename("pair_category_share")
+        frame = frame.merge(share, left_on=["customer_id", "item_category"], right_index=True, how="left")
+        frame["pair_category_share"] = frame["pair_category_share"].fillna(0.0)
+
+        paid = occasions.assign(_price=occasions["product_id"].map(price)).groupby("customer_id")["_price"].median()
+        frame["pair_price_vs_customer_median"] = frame["item_price"] / frame["customer_id"].map(paid).astype(float)
+
+        # customer features
+        customer = pd.DataFrame({
+            "customer_purchase_occasions": occasions.drop_duplicates(["customer_id", "interacted_at"]).groupby("customer_id").size(),
+            "customer_distinct_products": mine.groupby("customer_id")["product_id"].nunique(),
+            "customer_days_since_last": mine.groupby("customer_id")["_age"].min(),
+        }).astype(float)  # float whichever customers the batch holds (the ranker reads floats anyway)
+        frame = frame.merge(customer, left_on="customer_id", right_index=True, how="left")
+        snapshot_row = self.snapshot.index.get_indexer(frame["customer_id"]) if self.snapshot is not None else None
+        for column, values in self._snapshot_values.items():
+            frame[f"snapshot_{column}"] = values[snapshot_row]
+        for column in CUSTOMER_FEATURE_COLUMNS:  # a fixed layout whichever columns the snapshot has
+            if f"snapshot_{column}" not in frame.columns:
+                frame[f"snapshot_{column}"] = np.nan
+        if len(self.top_category):
+            customer_top = pd.Series(self._top_category_values[self.top_category.index.get_indexer(frame["customer_id"])],
+                                     index=frame.index, dtype=object)
+        else:
+            customer_top = pd.Series(np.nan, index=frame.index, dtype=object)
+        frame["pair_is_top_category"] = (customer_top.notna() & (customer_top == frame["item_category"])).astype(float)
+        return frame
+
+
+def _padded(values: np.ndarray, fill) -> np.ndarray:
+    """values with one more element, `fill`, which position -1 (not found) takes."""
+    return np.append(values, np.array([fill], dtype=values.dtype))
+
+
+def _rows_by_customer(customer_ids: pd.Series):
+    """A function giving the positions of the rows of some customers, each customer's rows in original order."""
+    codes, names = pd.factorize(customer_ids.to_numpy())
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(names))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    index = pd.Index(names)
+
+    def rows(wanted) -> np.ndarray:
+        code = index.get_indexer(pd.Index(wanted))
+        code = np.sort(code[code >= 0])
+        lengths = counts[code]
+        offsets = np.repeat(starts[code] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return np.sort(order[np.arange(int(lengths.sum())) + offsets])
+
+    return rows
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -522,26 +662,53 @@ class TwoStageRecommender:
         ranks = features[[f"{source}_rank" for source in SOURCES]].to_numpy(dtype=float)
         return np.nansum(1.0 / ranks, axis=1)
 
-    def recommend(self, customer_ids, k: int = 10, *, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Top-k per customer with customer_id, rank, product_id, score and reason."""
+    def recommend(self, customer_ids, k: int = 10, *, exclude: pd.DataFrame | None = None,
+                  batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
+        """Top-k per customer with customer_id, rank, product_id, score and reason.
+
+        Customers are scored `batch_size` at a time, so memory stays at one batch's candidates and features
+        whatever the number of customers; the result does not depend on the batch size."""
         _check_positive_int(k, "k")
+        _check_positive_int(batch_size, "batch_size")
         if not hasattr(self, "generator_"):
             raise ValueError("TwoStageRecommender is not fitted; call fit first")
         ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        shared: dict = {}  # what every batch reuses (feature context, similarity lookups), built on first need
+        batches = [self._recommend_batch(ids[start:start + batch_size], k, exclude, shared)
+                   for start in range(0, len(ids), batch_size)]
+        listed = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame(
+            {"customer_id": [], "product_id": [], "score": [], "reason": [], "_fill_rank": []})
+        # a filled product scores below every ranked one of the whole call, in its popularity order
+        ranked = listed["_fill_rank"].isna().to_numpy()
+        floor = float(listed.loc[ranked, "score"].min()) if ranked.any() else 0.0
+        fill_scores = floor - 1.0 - listed["_fill_rank"].to_numpy(dtype=float)
+        listed["score"] = np.where(ranked, listed["score"].to_numpy(dtype=float), fill_scores)
+        listed["rank"] = listed.groupby("customer_id", sort=False).cumcount() + 1
+        # one dtype whatever a batch held (a batch of unknown customers alone builds object columns)
+        return listed[["customer_id", "rank", "product_id", "score", "reason"]].reset_index(drop=True).astype(
+            {"customer_id": "str", "rank": "int64", "product_id": "str", "score": "float64", "reason": "str"})
+
+    def _recommend_batch(self, ids: list[str], k: int, exclude: pd.DataFrame | None, shared: dict) -> pd.DataFrame:
+        """Top-k of one batch in customer order; products filled from popularity carry their popularity rank in
+        `_fill_rank` (their score is set once the whole call's lowest ranked score is known)."""
+        if exclude is not None and len(exclude):
+            exclude = exclude[exclude["customer_id"].astype(str).isin(set(ids))]
         known_index = self.generator_.customer_index_
         known = [c for c in ids if c in known_index]
         frames = []
         if known:
             candidates = self.generator_.generate(known, exclude=exclude)
-            features = candidate_features(candidates, self.interactions_, products=self.products_,
-                                          customer_features=self.customer_features_, as_of=self.as_of_)
+            if "features" not in shared:
+                shared["features"] = FeatureContext(self.interactions_, products=self.products_,
+                                                    customer_features=self.customer_features_, as_of=self.as_of_)
+            features = shared["features"].features(candidates)
             features["score"] = self._rank(features)
             features = features.sort_values(["customer_id", "score"], ascending=[True, False], kind="stable")
             top = features.groupby("customer_id", sort=False).head(k).copy()
-            top["reason"] = self._reasons(top)
-            frames.append(top[["customer_id", "product_id", "score", "reason"]])
+            top["reason"] = self._reasons(top, shared)
+            frames.append(top[["customer_id", "product_id", "score", "reason"]].assign(_fill_rank=np.nan))
         listed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["customer_id", "product_id", "score", "reason"])
+            columns=["customer_id", "product_id", "score", "reason", "_fill_rank"])
         # customers without history, or with fewer than k candidates, are filled with segment popularity
         counts = listed.groupby("customer_id").size()
         short = [c for c in ids if counts.get(c, 0) < k]
@@ -550,19 +717,17 @@ class TwoStageRecommender:
             fill = fill.merge(listed[["customer_id", "product_id"]], how="left", indicator=True)
             fill = fill[fill["_merge"] == "left_only"].drop(columns="_merge")
             segments = dict(zip(short, self.cold_start_.segment_label(short)))
-            floor = listed["score"].min() if len(listed) else 0.0
             fill = fill.assign(
-                score=floor - 1.0 - fill["rank"].to_numpy(dtype=float),
+                score=np.nan, _fill_rank=fill["rank"].to_numpy(dtype=float),
                 reason=[f"popular in {segments[c]}" if segments.get(c) else "popular" for c in fill["customer_id"]],
             )
-            listed = pd.concat([listed, fill[["customer_id", "product_id", "score", "reason"]]], ignore_index=True)
+            listed = pd.concat([listed, fill[["customer_id", "product_id", "score", "reason", "_fill_rank"]]], ignore_index=True)
         order = {customer: position for position, customer in enumerate(ids)}
-        listed = listed.assign(_order=listed["customer_id"].map(order))
-        listed = listed.sort_values(["_order", "score"], ascending=[True, False], kind="stable")
-        listed = listed.groupby("customer_id", sort=False).head(k)
-        listed["rank"] = listed.groupby("customer_id", sort=False).cumcount() + 1
-        return listed[["customer_id", "rank", "product_id", "score", "reason"]].reset_index(drop=True).astype(
-            {"rank": "int64", "score": "float64"})
+        # ranked products first by score, then filled ones by popularity rank
+        listed = listed.assign(_order=listed["customer_id"].map(order), _filled=listed["_fill_rank"].notna())
+        listed = listed.sort_values(["_order", "_filled", "score", "_fill_rank"], ascending=[True, True, False, True],
+                                    kind="stable")
+        return listed.groupby("customer_id", sort=False).head(k).drop(columns=["_order", "_filled"])
 
     def _product_names(self) -> pd.Series:
         if self.products_ is None:
@@ -571,37 +736,75 @@ class TwoStageRecommender:
         names = catalogue["product_name"] if "product_name" in catalogue.columns else pd.Series(index=catalogue.index, dtype=object)
         return pd.Series(names.fillna(catalogue["product_id"]).to_numpy(), index=catalogue["product_id"].to_numpy())
 
-    def _reasons(self, top: pd.DataFrame) -> list[str]:
+    def _reasons(self, top: pd.DataFrame, shared: dict | None = None) -> list[str]:
         """The reason of each row from the source that ranked it best (ties: SOURCES order)."""
+        shared = {} if shared is None else shared
         ranks = top[[f"{source}_rank" for source in SOURCES]].to_numpy(dtype=float)
         strongest = np.array(SOURCES, dtype=object)[np.argmin(np.where(np.isnan(ranks), np.inf, ranks), axis=1)]
-        names = self._product_names()
-        reasons = [REASON_TEXT.get(source, "") for source in strongest]
+        if "names" not in shared:
+            shared["names"] = self._product_names()
+        names = shared["names"]
+        reasons = np.array([REASON_TEXT.get(source, "") for source in strongest], dtype=object)
+        customers, products = top["customer_id"].to_numpy(dtype=object), top["product_id"].to_numpy(dtype=object)
+        category = strongest == "category"
+        if category.any():
+            # a catalogue without categories files everything under "unknown": then it is plain popularity
+            reasons[category] = [f"popular in {c}" if isinstance(c, str) and c != "unknown" else "popular"
+                                 for c in top["item_category"].to_numpy(dtype=object)[category]]
         knn = self.generator_.sources_.get("item_knn")
-        for position, (source, customer, product, category) in enumerate(
-                zip(strongest, top["customer_id"], top["product_id"], top["item_category"])):
-            if source == "category":
-                # a catalogue without categories files everything under "unknown": then it is plain popularity
-                reasons[position] = f"popular in {category}" if isinstance(category, str) and category != "unknown" else "popular"
-            elif source == "item_knn" and knn is not None:
-                anchor = _knn_anchor(knn, customer, product)
-                reasons[position] = f"often bought with {names.get(anchor, anchor)}" if anchor else "often bought together"
-            elif source == "new_product":
-                anchor = self.generator_.sources_["new_product"].anchors(
-                    pd.DataFrame({"customer_id": [customer], "product_id": [product]})).iloc[0]
-                reasons[position] = f"new, similar to {names.get(anchor, anchor)}" if anchor else "new in your categories"
-        return reasons
+        by_knn = strongest == "item_knn"
+        if by_knn.any() and knn is not None:
+            if "knn_lookup" not in shared:
+                shared["knn_lookup"] = _SimilarityLookup(knn.similarity_)
+            anchors = _knn_anchors(knn, shared["knn_lookup"], customers[by_knn], products[by_knn])
+            reasons[by_knn] = [f"often bought with {names.get(a, a)}" if a else "often bought together" for a in anchors]
+        new = strongest == "new_product"
+        if new.any():
+            anchors = self.generator_.sources_["new_product"].anchors(
+                pd.DataFrame({"customer_id": customers[new], "product_id": products[new]}))
+            reasons[new] = [f"new, similar to {names.get(a, a)}" if a else "new in your categories" for a in anchors]
+        return reasons.tolist()
 
 
-def _knn_anchor(knn: ItemKNN, customer: str, product: str) -> str | None:
-    """The customer's product contributing most to the item-kNN score of `product`."""
-    row = knn.customer_index_.get_loc(customer) if customer in knn.customer_index_ else -1
-    item = knn.item_index_.get_loc(product) if product in knn.item_index_ else -1
-    if row < 0 or item < 0:
-        return None
-    history = knn.user_items_[row]
-    if history.nnz == 0:
-        return None
-    contributions = history.data * knn.similarity_[history.indices, item].toarray().ravel()
-    best = int(np.argmax(contributions))
-    return knn.item_index_[history.indices[best]] if contributions[best] > 0 else None
+class _SimilarityLookup:
+    """Values of a sparse item x item matrix at many (row, column) pairs at once."""
+
+    def __init__(self, matrix: sparse.spmatrix):
+        coo = sparse.coo_matrix(matrix)
+        self.width = matrix.shape[1]
+        keys = coo.row.astype(np.int64) * self.width + coo.col
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.values = keys[order], coo.data[order]
+
+    def __call__(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        keys = rows.astype(np.int64) * self.width + columns
+        found = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        hit = (self.keys[found] == keys) if len(self.keys) else np.zeros(len(keys), dtype=bool)
+        return np.where(hit, self.values[found] if len(self.keys) else 0.0, 0.0)
+
+
+def _knn_anchors(knn: ItemKNN, lookup: _SimilarityLookup, customers: np.ndarray, products: np.ndarray) -> list[str | None]:
+    """For each (customer, product), the customer's product contributing most to the item-kNN score of the
+    product (the first of equal contributions in catalogue-matrix order); None without a positive one."""
+    rows = knn.customer_index_.get_indexer(pd.Index(customers, dtype=object))
+    items = knn.item_index_.get_indexer(pd.Index(products, dtype=object))
+    usable = (rows >= 0) & (items >= 0)
+    matrix = knn.user_items_
+    lengths = np.where(usable, matrix.indptr[np.maximum(rows, 0) + 1] - matrix.indptr[np.maximum(rows, 0)], 0)
+    anchors: list[str | None] = [None] * len(customers)
+    if not lengths.sum():
+        return anchors
+    pair = np.repeat(np.arange(len(customers)), lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    entry = matrix.indptr[rows[pair]] + np.arange(len(pair)) - starts[pair]
+    history_item = matrix.indices[entry]
+    contribution = matrix.data[entry] * lookup(history_item, items[pair])
+    has = np.flatnonzero(lengths > 0)
+    best_value = np.maximum.reduceat(contribution, starts[has])
+    is_best = contribution == np.repeat(best_value, lengths[has])
+    first_best = np.minimum.reduceat(np.where(is_best, np.arange(len(pair)), len(pair)), starts[has])
+    names = knn.item_index_.to_numpy()
+    for number, value, position in zip(has, best_value, first_best):
+        if value > 0:
+            anchors[number] = names[history_item[position]]
+    return anchors

@@ -154,3 +154,30 @@ def test_recommend_before_fit_and_bad_k_are_refused():
         PopularityRecommender().recommend(["c1"])
     with pytest.raises(ValueError, match="k must be"):
         PopularityRecommender().fit(SHOP).recommend(["c1"], k=0)
+
+
+def test_sparse_candidate_lists_equal_scoring_the_whole_catalogue():
+    """Sparse recommenders list candidates without scoring every product; the top-k must be the dense one,
+    ties going to the lower catalogue position, with exclusions and inactive products honoured."""
+    from ml.recommend.baselines import CategoryAffinityPopularity, ImplicitALS, ItemKNN, PersonalTopFrequency, PopularityRecommender
+    from ml.recommend.cold_start import NewProductRecommender, SegmentPopularity
+
+    from recommend_helpers import synthetic_shop
+
+    shop, catalogue, people = synthetic_shop(customers=80, seed=3)
+    catalogue = catalogue.assign(created_at=pd.Timestamp("2023-01-01"))
+    catalogue = pd.concat([catalogue, catalogue.tail(3).assign(product_id=["n1", "n2", "n3"], is_active=True)], ignore_index=True)
+    customers = sorted(shop["customer_id"].unique())[:50] + ["stranger"]
+    exclude = pd.DataFrame({"customer_id": customers[:10], "product_id": ["p05", "p06", "p07", "p08", "p09"] * 2})
+    models = [PopularityRecommender(window_days=30), PersonalTopFrequency(recency_half_life_days=30), ItemKNN(neighbours=5),
+              ImplicitALS(factors=8, iterations=3), CategoryAffinityPopularity(), NewProductRecommender(),
+              SegmentPopularity(min_segment_buyers=5)]
+    for model in models:
+        model.fit(shop, products=catalogue, customers=people)
+        assert model._SPARSE
+        sparse_lists = model.recommend(customers, k=7, exclude=exclude)
+        model._SPARSE = False
+        dense_lists = model.recommend(customers, k=7, exclude=exclude)
+        pd.testing.assert_frame_equal(sparse_lists, dense_lists, obj=type(model).__name__)
+        assert "p29" not in set(sparse_lists["product_id"])
+        assert not sparse_lists.merge(exclude).shape[0]

@@ -225,3 +225,20 @@ def test_a_shop_without_any_interaction_yet_fits_and_recommends_nothing_with_rea
     result = model.recommend(["c1"], k=5)
     assert result.empty and list(result.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
     assert any("no training window" in note for note in model.notes_)
+
+
+def test_batched_recommendations_equal_one_batch_exclusions_and_cold_start_included(fitted):
+    """Scoring in batches bounds memory; it must not change a single row (fill scores use the whole call's floor)."""
+    model, train, _, _ = fitted
+    customers = sorted(train["customer_id"].unique())[:40] + ["c_new_fr", "stranger"]
+    exclude = model.recommend(customers[:5], k=2)[["customer_id", "product_id"]]
+    whole = model.recommend(customers, k=10, exclude=exclude, batch_size=10_000)
+    for batch_size in (1, 7):
+        pd.testing.assert_frame_equal(model.recommend(customers, k=10, exclude=exclude, batch_size=batch_size), whole)
+    assert whole.groupby("customer_id").size().eq(10).all()
+
+
+def test_batch_size_is_checked(fitted):
+    model, *_ = fitted
+    with pytest.raises(ValueError, match="batch_size"):
+        model.recommend(["c000"], k=3, batch_size=0)
