@@ -85,8 +85,10 @@ def recommender_candidates(context: dg.AssetExecutionContext, settings: Anticipa
         context.log.warning(f"no {MODEL_NAME} champion yet: no candidates")
         return dg.MaterializeResult(metadata={"refreshed": False, "reason": f"{MODEL_NAME} has no champion"})
     scoring_date = pd.Timestamp(_scoring_date(warehouse))
+    # scoring reads each customer's latest snapshot only
     data = load_recommendation_data(warehouse, scoring_date, horizon_days=record.horizon_days,
-                                    event_weights=dict(model_training.recommendation_event_weights))
+                                    event_weights=dict(model_training.recommendation_event_weights),
+                                    snapshot_lookback_days=0)
     model.refresh(data.interactions, products=data.products, customers=data.customers,
                   customer_features=data.customer_features, as_of=scoring_date)
     _, path = save_artifact(model, model_training.models_path(warehouse), "recommender_serving")

@@ -169,6 +169,7 @@ def load_recommendation_data(
     *,
     horizon_days: int = 14,
     event_weights: Mapping[str, float] | None = None,
+    snapshot_lookback_days: int | None = None,
 ) -> RecommendationData:
     """Read interactions before `cutoff`, purchases of the following `horizon_days`, products, customers and
     the customer feature snapshots dated on or before `cutoff`, through one read-only connection.
@@ -183,8 +184,16 @@ def load_recommendation_data(
         Length of the evaluation window.
     event_weights : mapping, optional
         Weight per interaction type; defaults to DEFAULT_EVENT_WEIGHTS.
+    snapshot_lookback_days : int, optional
+        Keep only the snapshots the recommender can read: those from the latest snapshot date on or before
+        `cutoff - snapshot_lookback_days` up to the cutoff (it reads each customer's latest snapshot as of each
+        training cutoff, the earliest being training_windows x horizon_days before). A snapshot holds every
+        customer active before its date, so nothing it reads is lost; a 1M-customer shop with two years of
+        monthly snapshots no longer loads 24M rows. None (default) keeps every snapshot.
     """
     _check_horizon(horizon_days)
+    if snapshot_lookback_days is not None and (isinstance(snapshot_lookback_days, bool) or snapshot_lookback_days < 0):
+        raise ValueError(f"snapshot_lookback_days must be None or >= 0, got {snapshot_lookback_days!r}")
     cutoff = _as_timestamp(cutoff, "cutoff")
     window_end = cutoff + pd.Timedelta(days=horizon_days)
     columns = ", ".join(INTERACTION_COLUMNS)
@@ -207,9 +216,17 @@ def load_recommendation_data(
             "select customer_id, country_code, age_band, is_marketing_opt_in, signed_up_at from marts.dim_customers "
             "order by customer_id"
         ).df()
+        earliest = pd.Timestamp.min.date()
+        if snapshot_lookback_days is not None:
+            floor = connection.execute(
+                "select max(as_of_date) from marts.customer_features_snapshot where as_of_date <= ?",
+                [(cutoff - pd.Timedelta(days=snapshot_lookback_days)).date()],
+            ).fetchall()[0][0]
+            earliest = floor if floor is not None else earliest
         customer_features = connection.execute(
-            "select * from marts.customer_features_snapshot where as_of_date <= ? order by as_of_date, customer_id",
-            [cutoff.date()],
+            "select * from marts.customer_features_snapshot where as_of_date <= ? and as_of_date >= ? "
+            "order by as_of_date, customer_id",
+            [cutoff.date(), earliest],
         ).df()
     return RecommendationData(
         interactions=with_weights(interactions, event_weights),

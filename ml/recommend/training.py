@@ -65,8 +65,9 @@ def train_recommender(warehouse: str | Path, *, horizon_days: int = 14, random_s
     GP-TopFreq (each customer's own most-bought items, filled with popularity) and global popularity."""
     started = time.perf_counter()
     cutoff = default_cutoff(warehouse, horizon_days=horizon_days)
-    data = load_recommendation_data(warehouse, cutoff, horizon_days=horizon_days, event_weights=event_weights)
     model = TwoStageRecommender(horizon_days=horizon_days, random_state=random_state, event_weights=event_weights)
+    data = load_recommendation_data(warehouse, cutoff, horizon_days=horizon_days, event_weights=event_weights,
+                                    snapshot_lookback_days=model.training_windows * horizon_days)
     result = evaluate_recommenders({MODEL_LABEL: model, "baseline: GP-TopFreq": GPTopFrequency(),
                                     "baseline: global popularity": PopularityRecommender()}, data, k=K)
     importance = ranker_importance(model, data.future_purchases["customer_id"].astype(str).unique(),

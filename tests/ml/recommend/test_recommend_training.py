@@ -44,3 +44,26 @@ def test_ranker_importance_is_mean_absolute_shap_over_the_holdout_candidates(tra
     again = ranker_importance(model, trained.data.future_purchases["customer_id"].astype(str).unique(), random_state=0)
     assert again.equals(importance)
     assert ranker_importance(model, ["nobody-has-this-id"]) is None
+
+
+def test_snapshot_lookback_keeps_every_snapshot_row_the_recommender_reads(demo_warehouse):
+    """Each customer's latest snapshot as of the cutoff and of every training cutoff before it is the same with
+    the lookback as with every snapshot loaded, and older snapshots are left in the warehouse."""
+    import pandas as pd
+
+    from ml.recommend.data import default_cutoff, load_recommendation_data
+
+    cutoff = default_cutoff(demo_warehouse, horizon_days=14)
+    everything = load_recommendation_data(demo_warehouse, cutoff).customer_features
+    bounded = load_recommendation_data(demo_warehouse, cutoff, snapshot_lookback_days=3 * 14).customer_features
+    assert 0 < len(bounded) < len(everything)
+
+    def latest(frame: pd.DataFrame, day) -> pd.DataFrame:
+        rows = frame[pd.to_datetime(frame["as_of_date"]) <= day].sort_values(["as_of_date", "customer_id"])
+        return rows.drop_duplicates("customer_id", keep="last").sort_values("customer_id").reset_index(drop=True)
+
+    for j in range(0, 4):
+        day = cutoff - pd.Timedelta(days=14 * j)
+        pd.testing.assert_frame_equal(latest(everything, day), latest(bounded, day))
+    with pytest.raises(ValueError, match="snapshot_lookback_days"):
+        load_recommendation_data(demo_warehouse, cutoff, snapshot_lookback_days=-1)
