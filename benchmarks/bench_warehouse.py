@@ -4,8 +4,10 @@ stage with wall time and peak memory, against a hand-written DuckDB query as the
     make bench-warehouse                       # 100k and 1M customers (about 30 minutes on 2 cores)
     python -m benchmarks.bench_warehouse --customers 20000 100000   # other sizes
 
-Each stage runs in its own process so its peak resident memory (ru_maxrss from wait4) is its own.
-Writes the table into benchmarks/RESULTS.md between the warehouse markers.
+Each stage runs in its own process so its peak resident memory (ru_maxrss from wait4) and its CPU time
+(user + system) are its own. On a shared machine wall time is an upper bound; CPU time varies less with
+the load (the load average at the start of each size is recorded). Writes the table into
+benchmarks/RESULTS.md between the warehouse markers after each size, so a long run leaves what it measured.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 WORK = REPOSITORY_ROOT / "benchmarks" / "work"
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
+#: 1-minute load average when each size started, to read the wall times of a shared machine by.
+LOAD_AVERAGES: dict[int, float] = {}
 
 #: dbt stages in data-flow order; each is `dbt build --select <selector>` (models and their tests).
 DBT_STAGES = (
@@ -43,11 +47,12 @@ class Measurement:
     stage: str
     seconds: float
     peak_mib: float
+    cpu_seconds: float = 0.0
     rows: int | None = None
 
 
-def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command as a child process; return (wall seconds, peak RSS MiB of that child, output tail)."""
+def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Run a command as a child process; return (wall seconds, peak RSS MiB, CPU seconds of that child, output)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPOSITORY_ROOT, text=True)
     output = process.stdout.read()
@@ -56,7 +61,7 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> tu
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output[-4000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output
 
 
 def bench_size(customers: int, *, keep: bool) -> list[Measurement]:
@@ -68,11 +73,13 @@ def bench_size(customers: int, *, keep: bool) -> list[Measurement]:
     env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "ANTICIPATE_LANDING_DIR": str(landing),
            "DBT_PROFILES_DIR": str(REPOSITORY_ROOT), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     measurements: list[Measurement] = []
+    LOAD_AVERAGES[customers] = os.getloadavg()[0]
 
     def measure(stage: str, command: list[str]) -> str:
-        seconds, peak, output = run_measured(command, env=env)
-        measurements.append(Measurement(customers, stage, seconds, peak))
-        print(f"  {customers:>9,} customers  {stage:<28} {seconds:8.1f} s  {peak:8.0f} MiB", flush=True)
+        seconds, peak, cpu_seconds, output = run_measured(command, env=env)
+        measurements.append(Measurement(customers, stage, seconds, peak, cpu_seconds))
+        print(f"  {customers:>9,} customers  {stage:<36} {seconds:8.1f} s  {cpu_seconds:8.1f} cpu s  {peak:8.0f} MiB",
+              flush=True)
         return output
 
     measure("generate demo data", [PYTHON, "-m", "anticipate.cli", "demo-data", "--customers", str(customers), "--out", str(landing)])
@@ -113,30 +120,35 @@ def render(measurements: list[Measurement]) -> str:
     lines = [
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"`python -m benchmarks.bench_warehouse --customers {' '.join(str(size) for size in sizes)}`. "
-        "Peak memory is each stage's own process (ru_maxrss).",
+        "Peak memory and CPU time (user + system, all threads) are each stage's own process. The machine is "
+        "shared: wall times are upper bounds (1-minute load average when each size started: "
+        + ", ".join(f"{size:,}: {LOAD_AVERAGES[size]:.1f}" for size in sizes if size in LOAD_AVERAGES) + ").",
         "",
-        "| customers | stage | seconds | peak MiB |",
-        "|---:|---|---:|---:|",
+        "| customers | stage | seconds | CPU seconds | peak MiB |",
+        "|---:|---|---:|---:|---:|",
     ]
     for m in measurements:
         rows = f" ({m.rows:,} landing rows)" if m.rows else ""
-        lines.append(f"| {m.customers:,} | {m.stage}{rows} | {m.seconds:.1f} | {m.peak_mib:,.0f} |")
-    lines += ["", "| customers | ingest + dbt build (s) | max peak MiB | dbt raw -> current features / hand-written SQL |",
-              "|---:|---:|---:|---:|"]
-    totals = {}
+        lines.append(f"| {m.customers:,} | {m.stage}{rows} | {m.seconds:.1f} | {m.cpu_seconds:.1f} | {m.peak_mib:,.0f} |")
+    lines += ["", "| customers | ingest + dbt build (s) | CPU s | max peak MiB | dbt raw -> current features / hand-written SQL "
+                  "(wall; CPU) |",
+              "|---:|---:|---:|---:|---:|"]
+    totals, cpu_totals = {}, {}
     for size in sizes:
         rows = [m for m in measurements if m.customers == size]
         pipeline = [m for m in rows if m.stage == "ingest" or m.stage.startswith("dbt build:")]
-        total = sum(m.seconds for m in pipeline)
-        totals[size] = total
-        like_for_like = next(m.seconds for m in rows if m.stage == "dbt run: raw -> current features")
-        floor = next(m.seconds for m in rows if m.stage.startswith("hand-written"))
-        lines.append(f"| {size:,} | {total:.1f} | {max(m.peak_mib for m in pipeline):,.0f} | {like_for_like / floor:.2f}x |")
+        totals[size] = sum(m.seconds for m in pipeline)
+        cpu_totals[size] = sum(m.cpu_seconds for m in pipeline)
+        like_for_like = next(m for m in rows if m.stage == "dbt run: raw -> current features")
+        floor = next(m for m in rows if m.stage.startswith("hand-written"))
+        lines.append(f"| {size:,} | {totals[size]:.1f} | {cpu_totals[size]:.1f} | {max(m.peak_mib for m in pipeline):,.0f} | "
+                     f"{like_for_like.seconds / floor.seconds:.2f}x; {like_for_like.cpu_seconds / floor.cpu_seconds:.2f}x |")
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
         growth = (totals[large] / totals[small]) / (large / small)
+        cpu_growth = (cpu_totals[large] / cpu_totals[small]) / (large / small)
         lines += ["", f"Cost growth from {small:,} to {large:,} customers: {totals[large] / totals[small]:.1f}x time for "
-                      f"{large / small:.0f}x customers ({growth:.2f} of linear)."]
+                      f"{large / small:.0f}x customers ({growth:.2f} of linear; CPU time {cpu_growth:.2f} of linear)."]
     return "\n".join(lines)
 
 
@@ -152,9 +164,9 @@ def main() -> None:
     measurements: list[Measurement] = []
     for customers in args.customers:
         measurements += bench_size(customers, keep=args.keep)
-    table = render(measurements)
+        table = render(measurements)
+        write_results(table)  # after each size: a long run that is stopped keeps the sizes it finished
     print(table)
-    write_results(table)
     print(f"\nwritten to {RESULTS}")
 
 

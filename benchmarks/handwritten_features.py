@@ -327,7 +327,8 @@ category_features as (
     select
         customer_category_spend.customer_id,
         -- most net spend; a tie goes to the alphabetically first category
-        arg_min(customer_category_spend.category, (-customer_category_spend.net_spend, customer_category_spend.category))
+        -- (compared to the micro-unit, as dbt does: summation order must not break a tie)
+        arg_min(customer_category_spend.category, (-round(customer_category_spend.net_spend, 6), customer_category_spend.category))
             as top_category,
         -- share of positive spend: a category netted negative by discounts must not push the share past 1
         case when max(customer_category_spend.net_spend) > 0

@@ -30,8 +30,12 @@ from anticipate.ingest.validate import (append_reason, create_checked_table, fil
                                          sql_string)
 
 FLAT_SOURCE_NAME = "flat_order_lines"
-#: DuckDB may use this much memory at most (less on a small machine), then spills to disk.
-MEMORY_LIMIT_BYTES = 8 << 30
+#: DuckDB's buffer memory, for ingestion as for dbt (profiles.yml reads the same variables): a size such as
+#: '8GiB' or a share of physical memory such as '40%'. Past it DuckDB spills to its temp directory (default:
+#: `<warehouse>.tmp`); the process peaks somewhat above it (file readers, Python).
+MEMORY_LIMIT_ENV = "ANTICIPATE_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "40%"
+TEMP_DIRECTORY_ENV = "ANTICIPATE_DUCKDB_TEMP_DIRECTORY"
 
 
 def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = None, now: datetime | None = None,
@@ -91,13 +95,15 @@ def configure_for_bulk_load(con: duckdb.DuckDBPyConnection) -> None:
     Every statement whose result order matters says `order by`; the rest (staging, checks, the raw
     inserts) may then run without DuckDB's order-preserving sinks, which cost time and memory.
     """
+    limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
     try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not available on this platform: DuckDB's default stays
-        physical = None
-    if physical:
-        limit_mib = min(MEMORY_LIMIT_BYTES, physical * 6 // 10) >> 20
-        con.execute(f"set memory_limit = '{limit_mib}MiB'")
+        con.execute(f"set memory_limit = {sql_string(limit)}")
+    except duckdb.Error as error:
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB accepts "
+                         f"(use e.g. '8GiB' or '40%'): {str(error).splitlines()[0]}") from None
+    temp_directory = os.environ.get(TEMP_DIRECTORY_ENV, "").strip()
+    if temp_directory:
+        con.execute(f"set temp_directory = {sql_string(temp_directory)}")
     con.execute("set preserve_insertion_order = false")
 
 

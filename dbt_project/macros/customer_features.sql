@@ -154,8 +154,10 @@ category_affinity as (
     select
         customer_id,
         as_of_date,
-        -- most net spend; a tie goes to the alphabetically first category
-        arg_min(category, (-net_spend, category)) as top_category,
+        -- most net spend; a tie goes to the alphabetically first category. Spend is compared to the
+        -- micro-unit: sums of the same amounts in another order differ in the last bits, and a tie must
+        -- not be broken by that (it made the top category change from one build to the next)
+        arg_min(category, (-round(net_spend, 6), category)) as top_category,
         -- share of positive spend: a category netted negative by returns must not push the share past 1
         case
             when max(net_spend) > 0 then max(net_spend) / sum(greatest(net_spend, 0))
@@ -165,18 +167,60 @@ category_affinity as (
 
 ),
 
--- median unit price paid per category across all customers, from lines before each as-of date only
-category_median_prices as (
+-- median unit price paid per category across all customers, from lines before each as-of date only.
+-- Lines are counted per category, price and day first: those counts stop growing with the shop's size
+-- (prices and days are bounded), so joining them to every as-of date stays small where joining every
+-- line did not. The median is read off the counts: the middle price, or the mean of the two middle
+-- prices for an even number of lines, as median() computes it.
+price_counts as (
+
+    select category, unit_price, ordered_date, count(*) as lines,
+    from order_lines
+    where is_purchase_line and unit_price is not null
+    group by category, unit_price, ordered_date
+
+),
+
+price_counts_before_as_of as (
 
     select
         as_of_dates.as_of_date,
-        order_lines.category,
-        median(order_lines.unit_price) as median_unit_price,
+        price_counts.category,
+        price_counts.unit_price,
+        sum(price_counts.lines) as lines,
     from as_of_dates
-    inner join order_lines
-        on order_lines.ordered_date < as_of_dates.as_of_date
-        and order_lines.is_purchase_line
-    group by 1, 2
+    inner join price_counts
+        on price_counts.ordered_date < as_of_dates.as_of_date
+    group by 1, 2, 3
+
+),
+
+price_positions as (
+
+    select
+        as_of_date,
+        category,
+        unit_price,
+        -- this price's lines take the 0-based positions [lines_up_to - lines, lines_up_to) of the sorted list
+        sum(lines) over (
+            partition by as_of_date, category order by unit_price rows between unbounded preceding and current row
+        ) as lines_up_to,
+        -- the two middle positions (the same one for an odd number of lines)
+        (sum(lines) over (partition by as_of_date, category) - 1) // 2 as lower_middle,
+        sum(lines) over (partition by as_of_date, category) // 2 as upper_middle,
+    from price_counts_before_as_of
+
+),
+
+category_median_prices as (
+
+    select
+        as_of_date,
+        category,
+        (min(unit_price) filter (where lines_up_to > lower_middle)
+            + min(unit_price) filter (where lines_up_to > upper_middle)) / 2 as median_unit_price,
+    from price_positions
+    group by as_of_date, category
 
 ),
 

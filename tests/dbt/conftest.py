@@ -99,6 +99,9 @@ FIXTURE_ROWS: dict[str, list[tuple[tuple[str, str], tuple]]] = {
         # an anonymous visitor: sessionised on the anonymous id, never a customer feature
         (BATCH_1, ("e6", None, None, "anon-7", "page_view", None, "2024-02-21 09:00:00+00", "/", None, "desktop")),
         (BATCH_1, ("e7", None, None, "anon-7", "product_view", "p2", "2024-02-21 09:05:00+00", "/p/p2", None, "desktop")),
+        # e7 re-sent by the later batch with its page corrected: staging keeps the correction only
+        (BATCH_2, ("e7", None, None, "anon-7", "product_view", "p2", "2024-02-21 09:05:00+00", "/p/p2?corrected", None,
+                   "desktop")),
     ],
     # marketing_interactions and product_reviews stay empty: optional sources may be
 }

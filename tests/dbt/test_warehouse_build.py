@@ -137,6 +137,12 @@ def test_orders_net_returns_and_zero_cancellations(warehouse):
     assert orders["o6"] == ("delivered", 120.0, 60.0, 60.0, 4.0)  # 2 x 60, one unit returned
 
 
+def test_an_event_resent_by_a_later_batch_is_kept_once_as_corrected(warehouse):
+    events = query(warehouse, "select event_id, page_url from staging.stg_web_events order by event_id")
+    assert [event_id for event_id, _ in events] == ["e1", "e2", "e3", "e4", "e5", "e6", "e7"]
+    assert dict(events)["e7"] == "/p/p2?corrected"
+
+
 def test_sessions_split_on_a_gap_over_thirty_minutes(warehouse):
     sessions = query(
         warehouse,

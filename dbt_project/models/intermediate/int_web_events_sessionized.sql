@@ -10,10 +10,17 @@ events as (
 
 ),
 
+-- only the columns sessions need: the two windows below sort every column they carry
 events_with_visitor as (
 
     select
-        *,
+        event_id,
+        customer_id,
+        anonymous_id,
+        event_type,
+        device,
+        referrer,
+        occurred_at,
         coalesce(
             'customer:' || customer_id,
             'anonymous:' || anonymous_id,
