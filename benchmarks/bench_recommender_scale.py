@@ -8,7 +8,9 @@ Stages, each in its own process so its peak resident memory (ru_maxrss from wait
 over as Parquet and joblib files in a temporary folder:
 
     generate   synthetic shop (numpy): interactions, products, customers, customer feature snapshots
-    fit        TwoStageRecommender.fit: candidates and features of the sampled past windows, LambdaRank, serving sources
+    fit        TwoStageRecommender.fit on the interactions of --fit-customers sampled customers (default 100,000):
+               candidates and features of past windows, LambdaRank with early stopping, serving sources. The weekly
+               training; its time on real shops is in the bench-recommender table
     refresh    TwoStageRecommender.refresh on every interaction (what the daily `recommender_candidates` asset does)
     recommend  top 10 for every customer (`next_best_products`)
     similar    similar_products(10)
@@ -46,6 +48,9 @@ SCORING_STAGES = ("refresh", "recommend", "similar", "write")
 TARGET_SCORING_SECONDS = 600.0
 TARGET_PEAK_MIB = 12 * 1024
 TARGET_CUSTOMERS, TARGET_PRODUCTS = 1_000_000, 50_000
+#: Customers whose interactions the ranker is trained on: training samples at most 4,000 buyers per window
+#: anyway, and the target is about the daily scoring of every customer.
+DEFAULT_FIT_CUSTOMERS = 100_000
 K = 10
 #: The year of history ends here; the ranker trains as of one day earlier and scoring refreshes to the end.
 END = pd.Timestamp("2026-10-01")
@@ -199,12 +204,20 @@ def _model(n_jobs: int, n_estimators: int):
     return TwoStageRecommender(n_jobs=n_jobs, n_estimators=n_estimators, random_state=0)
 
 
+def fit_sample(customer_ids: pd.Series, fit_customers: int, seed: int) -> set[str] | None:
+    """The customers whose interactions the ranker is trained on (None: all of them)."""
+    if fit_customers >= len(customer_ids):
+        return None
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(customer_ids.astype(str).to_numpy(dtype=object), size=fit_customers, replace=False).tolist())
+
+
 def _read(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(folder / f"{name}.parquet")
 
 
 def run_stage(stage: str, folder: Path, *, customers: int, products: int, seed: int, n_jobs: int,
-              n_estimators: int = 300) -> dict:
+              n_estimators: int = 300, fit_customers: int = DEFAULT_FIT_CUSTOMERS) -> dict:
     """Run one stage in this process; return what it reports (rows, counts)."""
     import joblib
 
@@ -221,12 +234,19 @@ def run_stage(stage: str, folder: Path, *, customers: int, products: int, seed: 
     if stage == "fit":
         interactions, catalogue, people = _read(folder, "interactions"), _read(folder, "products"), _read(folder, "customers")
         features = _read(folder, "customer_features")
+        sample = fit_sample(people["customer_id"], fit_customers, seed)
+        if sample is not None:
+            interactions = interactions[interactions["customer_id"].isin(sample)]
+            people = people[people["customer_id"].isin(sample)]
+            features = features[features["customer_id"].isin(sample)]
         as_of = END - pd.Timedelta(days=1)
         model = _model(n_jobs, n_estimators).fit(interactions[interactions["interacted_at"] < as_of], products=catalogue, customers=people,
                                    customer_features=features[features["as_of_date"] < as_of], as_of=as_of)
         joblib.dump(model, folder / "trained.joblib")
         return {"training_rows": int(getattr(model, "training_rows_", 0)),
                 "training_queries": int(getattr(model, "training_queries_", 0)),
+                "fit_customers": len(people), "trees": getattr(model, "best_iteration_", None) or n_estimators,
+                "max_candidates": getattr(model, "max_candidates", None),
                 "seconds": {name: round(value, 1) for name, value in model.training_seconds_.items()}}
     if stage == "refresh":
         model = joblib.load(folder / "trained.joblib")
@@ -273,11 +293,11 @@ class Measurement:
 
 
 def run_measured(stage: str, folder: Path, *, customers: int, products: int, seed: int, n_jobs: int,
-                 n_estimators: int = 300) -> Measurement:
+                 n_estimators: int = 300, fit_customers: int = DEFAULT_FIT_CUSTOMERS) -> Measurement:
     """Run a stage as a child process; its wall time and peak RSS (ru_maxrss from wait4) are its own."""
     command = [sys.executable, "-m", "benchmarks.bench_recommender_scale", "--stage", stage, "--folder", str(folder),
                "--customers", str(customers), "--products", str(products), "--seed", str(seed), "--n-jobs", str(n_jobs),
-               "--n-estimators", str(n_estimators)]
+               "--n-estimators", str(n_estimators), "--fit-customers", str(fit_customers)]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT, text=True)
     output = process.stdout.read()
@@ -291,7 +311,7 @@ def run_measured(stage: str, folder: Path, *, customers: int, products: int, see
 
 
 def bench(customers: int, products: int, *, seed: int = 0, n_jobs: int = 1, n_estimators: int = 300,
-          folder: Path | None = None, echo: bool = True) -> list[Measurement]:
+          fit_customers: int = DEFAULT_FIT_CUSTOMERS, folder: Path | None = None, echo: bool = True) -> list[Measurement]:
     """Every stage in order, each in its own process; the folder is removed afterwards unless given."""
     own = folder is None
     folder = Path(tempfile.mkdtemp(prefix="bench_recommender_scale_")) if own else folder
@@ -299,7 +319,7 @@ def bench(customers: int, products: int, *, seed: int = 0, n_jobs: int = 1, n_es
     try:
         for stage in STAGES:
             measurement = run_measured(stage, folder, customers=customers, products=products, seed=seed, n_jobs=n_jobs,
-                                       n_estimators=n_estimators)
+                                       n_estimators=n_estimators, fit_customers=fit_customers)
             measurements.append(measurement)
             if echo:
                 print(f"  {stage:<10} {measurement.seconds:8.1f} s  {measurement.peak_mib:8,.0f} MiB  "
@@ -310,8 +330,10 @@ def bench(customers: int, products: int, *, seed: int = 0, n_jobs: int = 1, n_es
     return measurements
 
 
-def render(measurements: list[Measurement], *, customers: int, products: int, seed: int, n_jobs: int) -> str:
+def render(measurements: list[Measurement], *, customers: int, products: int, seed: int, n_jobs: int,
+           fit_customers: int = DEFAULT_FIT_CUSTOMERS) -> str:
     by_stage = {m.stage: m for m in measurements}
+    fitted_on = by_stage["fit"].report.get("fit_customers", min(fit_customers, customers))
     generated = by_stage["generate"].report
     scoring = sum(by_stage[s].seconds for s in SCORING_STAGES)
     peak = max(m.peak_mib for m in measurements)
@@ -319,7 +341,8 @@ def render(measurements: list[Measurement], *, customers: int, products: int, se
         "generate": f"generate: {generated.get('interactions', 0):,} interactions "
                     f"({', '.join(f'{v:,} {k}' for k, v in generated.get('by_type', {}).items())}) of "
                     f"{generated.get('customers_with_interactions', 0):,} customers",
-        "fit": "fit: ranker on 3 past windows + serving sources",
+        "fit": f"fit: ranker on 3 past windows + serving sources, on the interactions of {fitted_on:,} "
+               f"{'sampled ' if fitted_on < customers else ''}customers",
         "refresh": "refresh: serving sources on every interaction",
         "recommend": f"recommend: top {K} for {customers:,} customers",
         "similar": f"similar_products: top {K}",
@@ -328,7 +351,7 @@ def render(measurements: list[Measurement], *, customers: int, products: int, se
     lines = [
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores (shared with other work: "
         f"times are upper bounds), Python {platform.python_version()}, `python -m benchmarks.bench_recommender_scale "
-        f"--customers {customers} --products {products} --seed {seed} --n-jobs {n_jobs}`. Each stage runs in its own "
+        f"--customers {customers} --products {products} --fit-customers {fit_customers} --seed {seed} --n-jobs {n_jobs}`. Each stage runs in its own "
         "process; peak memory is that process's ru_maxrss.",
         "",
         "| stage | seconds | peak MiB |",
@@ -355,7 +378,9 @@ def render(measurements: list[Measurement], *, customers: int, products: int, se
     fit = by_stage["fit"].report
     if fit:
         lines.append(f"Fit: {fit.get('training_queries', 0):,} training queries, {fit.get('training_rows', 0):,} candidate rows; "
-                     f"seconds {fit.get('seconds', {})}.")
+                     f"ranker of {fit.get('trees')} trees (early stopping), "
+                     + (f"at most {fit['max_candidates']} candidates per customer" if fit.get("max_candidates")
+                        else "every merged candidate ranked") + f"; seconds {fit.get('seconds', {})}.")
     refresh = by_stage["refresh"].report
     if refresh:
         lines.append(f"Refresh, seconds per candidate source: {refresh.get('source_seconds', {})}.")
@@ -372,7 +397,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--products", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=1, help="threads for iALS and LightGBM (default 1: the cores are shared)")
-    parser.add_argument("--n-estimators", type=int, default=300, help="ranker trees (the model's default: 300)")
+    parser.add_argument("--n-estimators", type=int, default=300,
+                        help="most ranker trees (the model's default: 300; early stopping usually keeps fewer)")
+    parser.add_argument("--fit-customers", type=int, default=DEFAULT_FIT_CUSTOMERS,
+                        help="train the ranker on the interactions of this many sampled customers (default %(default)s); "
+                             "refresh, recommend, similar and write use every customer")
     parser.add_argument("--no-write", action="store_true", help="print the table without writing benchmarks/RESULTS.md")
     parser.add_argument("--keep", type=Path, help="keep the stages' files in this folder")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # internal: run one stage in this process
@@ -380,13 +409,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.stage:
         report = run_stage(args.stage, args.folder, customers=args.customers, products=args.products, seed=args.seed,
-                           n_jobs=args.n_jobs, n_estimators=args.n_estimators)
+                           n_jobs=args.n_jobs, n_estimators=args.n_estimators, fit_customers=args.fit_customers)
         (args.folder / f"{args.stage}.report.json").write_text(json.dumps(report))
         return
     print(f"{args.customers:,} customers x {args.products:,} products", flush=True)
     measurements = bench(args.customers, args.products, seed=args.seed, n_jobs=args.n_jobs, n_estimators=args.n_estimators,
-                         folder=args.keep)
-    table = render(measurements, customers=args.customers, products=args.products, seed=args.seed, n_jobs=args.n_jobs)
+                         fit_customers=args.fit_customers, folder=args.keep)
+    table = render(measurements, customers=args.customers, products=args.products, seed=args.seed, n_jobs=args.n_jobs,
+                   fit_customers=args.fit_customers)
     print(table)
     if not args.no_write:
         from benchmarks.results import RESULTS, write_section

@@ -18,8 +18,11 @@ carries a reason from its strongest source (the one that ranked it best).
 
 Scoring (`recommend`) runs in batches of customers so memory does not grow with their number; what does not
 depend on the batch (item features, the latest customer snapshot, the history indexed by customer) is computed
-once per call (FeatureContext). The output does not depend on the batch size. At scale most of the time is the
-ranker itself: LightGBM evaluates n_estimators trees for each of about 100 candidates per customer.
+once per call (FeatureContext). The output does not depend on the batch size. At scale much of the time is the
+ranker itself: LightGBM evaluates every tree for each of about 100 candidates per customer. Early stopping on
+the latest training window keeps only the trees that help (109 of the 300 allowed on Online Retail, 25 on
+Ta-Feng, with NDCG@10 no lower). `max_candidates` can also cap the candidates ranked per customer (off by
+default: at 50 and 75 it lowered NDCG@10 against early stopping alone on both real shops).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "CandidateGenerator",
     "TwoStageRecommender",
     "merge_candidates",
+    "cap_candidates",
     "candidate_features",
     "DEFAULT_CANDIDATES_PER_SOURCE",
     "SOURCES",
@@ -55,6 +59,10 @@ __all__ = [
 #: Customers scored at once by TwoStageRecommender.recommend: bounds memory (about 100 candidates of ~60 features
 #: per customer) whatever the number of customers.
 DEFAULT_BATCH_SIZE = 20_000
+#: Rounds without NDCG@10 improvement on the held-out latest window before the ranker stops adding trees.
+DEFAULT_EARLY_STOPPING_ROUNDS = 30
+#: Candidates per customer the ranker scores (best by reciprocal-rank fusion of the sources' ranks).
+DEFAULT_MAX_CANDIDATES = None
 #: Sources in the order that breaks ties when two rank a candidate equally well (for its reason).
 SOURCES = ("repeat", "item_knn", "new_product", "als", "category", "trending", "popular")
 #: "popular" is off by default: on Ta-Feng's validation cutoff (2001-01-31, two weeks before the reported one)
@@ -136,6 +144,32 @@ def _merge_coded(names: list[str], customer_code, customer_names, product_code, 
     labels = np.array(["+".join(name for n, name in enumerate(names) if pattern >> n & 1) for pattern in patterns], dtype=object)
     merged["sources"] = pd.array(labels[inverse] if len(labels) else np.array([], dtype=object), dtype="str")
     return merged
+
+
+def cap_candidates(candidates: pd.DataFrame, max_candidates: int | None) -> pd.DataFrame:
+    """The `max_candidates` candidates of each customer with the best reciprocal-rank fusion of their source
+    ranks (sum of 1 / rank over the proposing sources; ties: product_id order), in the input's row order.
+
+    The ranker's cost grows with the candidates it scores, and the few ranked worst by every source rarely
+    reach a top 10. None keeps them all."""
+    if max_candidates is None or candidates.empty:
+        return candidates
+    _check_positive_int(max_candidates, "max_candidates")
+    ranks = candidates[[column for column in candidates.columns if column.endswith("_rank")]].to_numpy(dtype=float)
+    fusion = np.nansum(1.0 / ranks, axis=1)
+    customer_code = pd.factorize(candidates["customer_id"].to_numpy(dtype=object))[0]
+    product = candidates["product_id"].to_numpy(dtype=object)
+    # stable sorts: product order, then fusion descending, then customer, so ties fall back to product_id
+    order = np.argsort(product, kind="stable")
+    order = order[np.argsort(-fusion[order], kind="stable")]
+    order = order[np.argsort(customer_code[order], kind="stable")]
+    sorted_codes = customer_code[order]
+    starts = np.r_[0, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep = np.sort(order[position < max_candidates])
+    if len(keep) == len(candidates):
+        return candidates
+    return candidates.iloc[keep].reset_index(drop=True)
 
 
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -482,6 +516,15 @@ class TwoStageRecommender:
         dim_customers columns whose popularity serves customers without history.
     event_weights : mapping, optional
     n_estimators : int, default=300
+        Most trees of the ranker; with early stopping usually fewer are kept.
+    early_stopping_rounds : int or None, default=DEFAULT_EARLY_STOPPING_ROUNDS
+        The number of trees is chosen on the latest training window held out as validation (NDCG@10 of its
+        queries): training stops once it has not improved for this many rounds, then the ranker is refitted on
+        every window with the best number of trees (`best_iteration_`). None (or a single window) trains
+        n_estimators trees. Scoring cost is proportional to the trees kept.
+    max_candidates : int or None, default=DEFAULT_MAX_CANDIDATES
+        Candidates per customer the ranker scores, in training and scoring alike: the best by reciprocal-rank
+        fusion of their source ranks (cap_candidates). None ranks every merged candidate (about 100).
     learning_rate : float, default=0.05
     num_leaves : int, default=31
     min_child_samples : int, default=50
@@ -492,8 +535,9 @@ class TwoStageRecommender:
     def __init__(self, horizon_days: int = 14, training_windows: int = 3, max_customers_per_window: int = 4000,
                  per_source: Mapping[str, int] | None = None, recency_half_life_days: float = 30.0,
                  segment_columns: Sequence[str] = ("country_code",), event_weights: Mapping[str, float] | None = None,
-                 n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 50,
-                 n_jobs: int = 1, random_state: int = 0):
+                 n_estimators: int = 300, early_stopping_rounds: int | None = DEFAULT_EARLY_STOPPING_ROUNDS,
+                 max_candidates: int | None = DEFAULT_MAX_CANDIDATES, learning_rate: float = 0.05, num_leaves: int = 31,
+                 min_child_samples: int = 50, n_jobs: int = 1, random_state: int = 0):
         self.horizon_days = horizon_days
         self.training_windows = training_windows
         self.max_customers_per_window = max_customers_per_window
@@ -502,6 +546,8 @@ class TwoStageRecommender:
         self.segment_columns = segment_columns
         self.event_weights = event_weights
         self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.max_candidates = max_candidates
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -528,7 +574,7 @@ class TwoStageRecommender:
         if len(buyers) > self.max_customers_per_window:
             buyers = sorted(rng.choice(buyers, size=self.max_customers_per_window, replace=False).tolist())
         generator = self._generator().fit(history, products=products, as_of=cutoff)
-        candidates = generator.generate(buyers)
+        candidates = cap_candidates(generator.generate(buyers), self.max_candidates)
         truth = set(zip(bought["customer_id"].astype(str), bought["product_id"].astype(str)))
         candidates["label"] = [pair in truth for pair in zip(candidates["customer_id"], candidates["product_id"])]
         # a query without a positive carries no lambdarank gradient
@@ -544,11 +590,12 @@ class TwoStageRecommender:
             customers: pd.DataFrame | None = None, customer_features: pd.DataFrame | None = None,
             as_of=None) -> "TwoStageRecommender":
         """Train the ranker on past windows before `as_of`, then fit the candidate sources on all interactions."""
-        from lightgbm import LGBMRanker
-
         for name in ("horizon_days", "training_windows", "max_customers_per_window", "n_estimators", "num_leaves",
                      "min_child_samples", "n_jobs"):
             _check_positive_int(getattr(self, name), name)
+        for name in ("early_stopping_rounds", "max_candidates"):
+            if getattr(self, name) is not None:
+                _check_positive_int(getattr(self, name), name)
         interactions = interactions.dropna(subset=["customer_id", "product_id"])
         interactions = interactions.assign(customer_id=interactions["customer_id"].astype(str),
                                            product_id=interactions["product_id"].astype(str))
@@ -576,6 +623,7 @@ class TwoStageRecommender:
                 frames.append(frame)
         self.training_seconds_ = {"candidates_and_features": time.perf_counter() - started}
         self.ranker_ = None
+        self.best_iteration_ = None
         if frames:
             training = pd.concat(frames, ignore_index=True).sort_values(["_window", "customer_id"], kind="stable")
             self.feature_columns_ = feature_columns(training.drop(columns=["_window"]))
@@ -587,12 +635,12 @@ class TwoStageRecommender:
                 self.notes_.append("every training candidate was bought: nothing to rank, falling back to source ranks")
             else:
                 started = time.perf_counter()
-                self.ranker_ = LGBMRanker(
-                    objective="lambdarank", n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-                    num_leaves=self.num_leaves, min_child_samples=self.min_child_samples, subsample=0.8,
-                    subsample_freq=1, colsample_bytree=0.8, lambdarank_truncation_level=20,
-                    random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1,
-                )
+                self.best_iteration_ = self._early_stopped_trees(training)
+                if self.best_iteration_ is not None:
+                    self.training_seconds_["early_stopping"] = time.perf_counter() - started
+                    started = time.perf_counter()
+                trees = self.best_iteration_ or self.n_estimators
+                self.ranker_ = self._ranker(trees)
                 self.ranker_.fit(training[self.feature_columns_].astype(float), training["label"], group=groups)
                 self.training_seconds_["ranker"] = time.perf_counter() - started
         else:
@@ -600,6 +648,40 @@ class TwoStageRecommender:
 
         self._fit_serving(interactions, products, customers)
         return self
+
+    def _ranker(self, n_estimators: int):
+        from lightgbm import LGBMRanker
+
+        return LGBMRanker(
+            objective="lambdarank", n_estimators=n_estimators, learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples, subsample=0.8,
+            subsample_freq=1, colsample_bytree=0.8, lambdarank_truncation_level=20,
+            random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1,
+        )
+
+    def _early_stopped_trees(self, training: pd.DataFrame) -> int | None:
+        """The number of trees (at most n_estimators) with the best NDCG@10 on the latest training window when
+        trained on the earlier ones; None without early stopping or without two windows."""
+        import lightgbm
+
+        windows = sorted(training["_window"].unique())
+        if self.early_stopping_rounds is None or len(windows) < 2:
+            return None
+        validation = training["_window"] == windows[-1]
+        fitting, held_out = training[~validation], training[validation]
+        if fitting["label"].nunique() < 2:
+            return None
+        ranker = self._ranker(self.n_estimators)
+        ranker.fit(
+            fitting[self.feature_columns_].astype(float), fitting["label"],
+            group=fitting.groupby(["_window", "customer_id"], sort=False).size().to_numpy(),
+            eval_X=(held_out[self.feature_columns_].astype(float),), eval_y=(held_out["label"],),
+            eval_group=[held_out.groupby(["_window", "customer_id"], sort=False).size().to_numpy()],
+            eval_at=[10], callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, first_metric_only=True,
+                                                             verbose=False)],
+        )
+        self.validation_ndcg_ = float(ranker.best_score_["valid_0"]["ndcg@10"])
+        return int(ranker.best_iteration_) or self.n_estimators
 
     def _fit_serving(self, interactions: pd.DataFrame, products, customers) -> None:
         started = time.perf_counter()
@@ -697,7 +779,9 @@ class TwoStageRecommender:
         known = [c for c in ids if c in known_index]
         frames = []
         if known:
-            candidates = self.generator_.generate(known, exclude=exclude)
+            # models pickled before max_candidates existed were trained on every candidate
+            candidates = cap_candidates(self.generator_.generate(known, exclude=exclude),
+                                        getattr(self, "max_candidates", None))
             if "features" not in shared:
                 shared["features"] = FeatureContext(self.interactions_, products=self.products_,
                                                     customer_features=self.customer_features_, as_of=self.as_of_)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.bench_recommender_scale import STAGES, bench, generate_shop, render
+from benchmarks.bench_recommender_scale import STAGES, bench, fit_sample, generate_shop, render
 
 
 def test_the_generated_shop_is_heavy_tailed_with_repeat_purchases_and_every_interaction_type():
@@ -33,3 +33,10 @@ def test_every_stage_is_measured_and_every_customer_gets_ten_products(tmp_path):
     for stage in ("generate", "fit", "refresh", "recommend", "similar_products", "write"):
         assert f"| {stage}" in table
     assert "Scoring path" in table and "10,000 rows" in table
+
+
+def test_the_ranker_trains_on_a_fixed_sample_of_customers_only_when_there_are_more():
+    ids = pd.Series([f"C{n:04d}" for n in range(1_000)])
+    sample = fit_sample(ids, 100, seed=0)
+    assert len(sample) == 100 and sample <= set(ids) and sample == fit_sample(ids, 100, seed=0)
+    assert fit_sample(ids, 1_000, seed=0) is None and fit_sample(ids, 5_000, seed=0) is None
