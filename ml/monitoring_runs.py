@@ -297,6 +297,15 @@ def _record_changes(connection, record: ModelRecord, errors: np.ndarray, now: da
     return detected
 
 
+def _per_run(outcomes: pd.DataFrame, measure, predicted: str, outcome: str) -> pd.DataFrame:
+    """`measure(predictions, outcomes)` once per scoring run: a customer has one outcome per run, and runs
+    differ in their windows."""
+    return pd.concat([
+        measure(run[["model_version", "scored_at", "customer_id", predicted]], run[["customer_id", outcome]])
+        for _, run in outcomes.groupby("scored_at", sort=True)
+    ], ignore_index=True)
+
+
 def monitor_classifier(connection: duckdb.DuckDBPyConnection, model_name: str, *, now: datetime | None = None) -> dict:
     """Feature drift, realised performance and change detection of one classifier's champion; every
     finding is written to its table and to ml.monitoring_events. Returns a summary for the run log."""
@@ -327,12 +336,7 @@ def monitor_classifier(connection: duckdb.DuckDBPyConnection, model_name: str, *
     if outcomes.empty:
         summary["realised"] = "no logged prediction has a closed label window yet"
         return summary
-    # one call per scoring run: a customer has one outcome per run, and runs differ in their windows
-    realised = pd.concat([
-        realised_classification_performance(run[["model_version", "scored_at", "customer_id", "probability"]],
-                                            run[["customer_id", "label"]])
-        for _, run in outcomes.groupby("scored_at", sort=True)
-    ], ignore_index=True)
+    realised = _per_run(outcomes, realised_classification_performance, "probability", "label")
     _write_realised(connection, model_name, realised, now)
     threshold = float(record.params.get("threshold", 0.5))
     errors = np.concatenate([
@@ -407,11 +411,7 @@ def monitor_lifetime_value(connection: duckdb.DuckDBPyConnection, model_name: st
     if outcomes.empty:
         summary["realised"] = "no logged forecast has a closed window yet"
         return summary
-    realised = pd.concat([
-        realised_regression_performance(run[["model_version", "scored_at", "customer_id", "predicted"]],
-                                        run[["customer_id", "actual"]])
-        for _, run in outcomes.groupby("scored_at", sort=True)
-    ], ignore_index=True)
+    realised = _per_run(outcomes, realised_regression_performance, "predicted", "actual")
     _write_realised(connection, model_name, realised, now)
     errors = absolute_log_errors(outcomes["predicted"], outcomes["actual"])
     reference = errors[(outcomes["scored_at"] == outcomes["scored_at"].min()).to_numpy()]
