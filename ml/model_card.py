@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import duckdb
 
-from ml.monitoring_runs import MONITORED_MODELS
+from ml.monitoring_runs import MONITORED_MODELS, table_exists
 from ml.registry import ModelRecord, champion, status_history
 from ml.report import HIGHER_IS_BETTER, LOWER_ABSOLUTE_IS_BETTER, LOWER_IS_BETTER
 
@@ -417,13 +417,6 @@ def _render_html(title: str, blocks: list) -> str:
 # ------------------------------------------------------------------------------------------- warehouse
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    # information_schema only: a read-only connection must never be asked to create anything
-    return bool(connection.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0])
-
-
 def _utc(moment: datetime) -> datetime:
     # timestamptz comes back in the session's time zone; naive values are UTC by the warehouse's convention
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
@@ -438,7 +431,7 @@ def _day(value: date | None) -> str:
 
 
 def _holdout_metrics(connection, record: ModelRecord) -> list[tuple]:
-    if not _table_exists(connection, "ml", "model_metrics"):
+    if not table_exists(connection, "ml", "model_metrics"):
         return []
     return connection.execute(
         "select split, metric, value, baseline_name, baseline_value from ml.model_metrics "
@@ -447,7 +440,7 @@ def _holdout_metrics(connection, record: ModelRecord) -> list[tuple]:
 
 
 def _top_features(connection, record: ModelRecord) -> list[tuple]:
-    if not _table_exists(connection, "ml", "feature_importance"):
+    if not table_exists(connection, "ml", "feature_importance"):
         return []
     return connection.execute(
         "select importance_rank, feature, mean_abs_shap from ml.feature_importance "
@@ -458,7 +451,7 @@ def _top_features(connection, record: ModelRecord) -> list[tuple]:
 
 def _latest_events(connection, model_name: str) -> dict[str, tuple]:
     """kind -> (event_at, model_version, drift_detected, summary) of the model's latest event of each kind."""
-    if not _table_exists(connection, "ml", "monitoring_events"):
+    if not table_exists(connection, "ml", "monitoring_events"):
         return {}
     rows = connection.execute(
         """
@@ -473,7 +466,7 @@ def _latest_events(connection, model_name: str) -> dict[str, tuple]:
 
 def _latest_feature_drift(connection, record: ModelRecord) -> tuple[datetime | None, list[tuple]]:
     """(scored_at, [(feature, drifted, psi)]) of the champion's latest feature-drift measurement."""
-    if not _table_exists(connection, "ml", "feature_drift"):
+    if not table_exists(connection, "ml", "feature_drift"):
         return None, []
     latest = connection.execute("select max(scored_at) from ml.feature_drift where model_version = ?",
                                 [record.model_version]).fetchone()[0]
@@ -504,7 +497,7 @@ def _realised_columns(model_name: str) -> tuple[tuple[str, str], ...]:
 
 def _realised(connection, model_name: str) -> list[tuple]:
     """(scored_at, model_version, n, *the columns of _realised_columns) of the latest measured runs."""
-    if not _table_exists(connection, "ml", "realised_performance"):
+    if not table_exists(connection, "ml", "realised_performance"):
         return []
     present = {row[0] for row in connection.execute(
         "select column_name from information_schema.columns where table_schema = 'ml' "

@@ -417,15 +417,23 @@ def detect_changes(errors: Iterable[float], *, detectors: Sequence[str] = DETECT
     return detections
 
 
-def _labelled(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    for name, frame, columns in (("predictions", predictions, ("customer_id", "probability", "scored_at")),
-                                 ("outcomes", outcomes, ("customer_id", "label"))):
-        missing = [column for column in columns if column not in frame.columns]
-        if missing:
-            raise ValueError(f"{name} lacks columns {missing}")
+def _columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing}")
+
+
+def _joined(predictions: pd.DataFrame, outcomes: pd.DataFrame, *, score: str, outcome: str, noun: str) -> pd.DataFrame:
+    """Predictions (customer_id, `score`, scored_at) beside their outcome; customers without one are left out."""
+    _columns(predictions, "predictions", ("customer_id", score, "scored_at"))
+    _columns(outcomes, "outcomes", ("customer_id", outcome))
     if outcomes["customer_id"].duplicated().any():
-        raise ValueError("outcomes must hold one label per customer_id; found duplicates")
-    joined = predictions.merge(outcomes[["customer_id", "label"]], on="customer_id", how="inner")
+        raise ValueError(f"outcomes must hold one {noun} per customer_id; found duplicates")
+    return predictions.merge(outcomes[["customer_id", outcome]], on="customer_id", how="inner")
+
+
+def _labelled(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    joined = _joined(predictions, outcomes, score="probability", outcome="label", noun="label")
     if not joined["label"].isin((0, 1)).all():
         raise ValueError("outcomes.label must hold only 0 and 1")
     return joined
@@ -480,17 +488,6 @@ def realised_classification_performance(predictions: pd.DataFrame, outcomes: pd.
     return pd.DataFrame(rows, columns=[*keys, "n", "positive_rate", "mean_predicted", "roc_auc", "brier"])
 
 
-def _columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} lacks columns {missing}")
-
-
-def _one_per_customer(outcomes: pd.DataFrame, name: str = "outcomes") -> None:
-    if outcomes["customer_id"].duplicated().any():
-        raise ValueError(f"{name} must hold one row per customer_id; found duplicates")
-
-
 def realised_regression_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Realised performance of past revenue forecasts once their window has closed.
 
@@ -508,10 +505,7 @@ def realised_regression_performance(predictions: pd.DataFrame, outcomes: pd.Data
         One row per scoring run: n, positive_rate (share of customers who brought revenue), mean_predicted,
         mean_actual (bias at a glance), rmse and mae.
     """
-    _columns(predictions, "predictions", ("customer_id", "predicted", "scored_at"))
-    _columns(outcomes, "outcomes", ("customer_id", "actual"))
-    _one_per_customer(outcomes)
-    joined = predictions.merge(outcomes[["customer_id", "actual"]], on="customer_id", how="inner")
+    joined = _joined(predictions, outcomes, score="predicted", outcome="actual", noun="row")
     if joined.empty:
         raise ValueError("no prediction has an outcome: predictions and outcomes share no customer_id")
     values = joined[["predicted", "actual"]].to_numpy(dtype=float)

@@ -50,6 +50,7 @@ __all__ = [
     "monitor_recommender",
     "monitor_model",
     "sensor_inputs",
+    "table_exists",
 ]
 
 LOG_DDL = """
@@ -484,9 +485,10 @@ def monitor_model(connection: duckdb.DuckDBPyConnection, model_name: str, *, now
     raise ValueError(f"unknown model {model_name!r}; monitored models are {MONITORED_MODELS}")
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(connection.execute("select count(*) from information_schema.tables where table_schema = 'ml' "
-                                   "and table_name = ?", [table]).fetchall()[0][0])
+def table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    # information_schema only: a read-only connection must never be asked to create anything
+    return bool(connection.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                   "and table_name = ?", [schema, table]).fetchall()[0][0])
 
 
 def sensor_inputs(connection: duckdb.DuckDBPyConnection, model_name: str) -> dict | None:
@@ -496,7 +498,7 @@ def sensor_inputs(connection: duckdb.DuckDBPyConnection, model_name: str) -> dic
     record: ModelRecord | None = champion(connection, model_name)
     if record is None:
         return None
-    if not _table_exists(connection, "monitoring_events"):
+    if not table_exists(connection, "ml", "monitoring_events"):
         return {"model_version": record.model_version, "trained_at": record.trained_at, "drift_detected": False,
                 "drifted_share": 0.0, "new_labelled_outcomes": 0}
     latest = connection.execute(
@@ -510,7 +512,7 @@ def sensor_inputs(connection: duckdb.DuckDBPyConnection, model_name: str) -> dic
     features = by_kind.get("feature_drift", (False, {}))
     log = "recommendation_log" if model_name == "recommender_ranker" else "prediction_log"
     outcomes = 0
-    if _table_exists(connection, log):
+    if table_exists(connection, "ml", log):
         outcomes = connection.execute(
             f"select count(*) from (select distinct scored_at, customer_id from ml.{log} as logged "
             f"where model_name = ? and scored_at >= ? and {_closed()})",
