@@ -251,13 +251,13 @@ def run_stage(stage: str, folder: Path, *, customers: int, products: int, seed: 
     if stage == "refresh":
         model = joblib.load(folder / "trained.joblib")
         model.refresh(_read(folder, "interactions"), products=_read(folder, "products"), customers=_read(folder, "customers"),
-                      customer_features=_read(folder, "customer_features"), as_of=END)
+                      customer_features=_read(folder, "customer_features"), as_of=END, n_jobs=n_jobs)
         joblib.dump(model, folder / "serving.joblib")
         return {"source_seconds": {name: round(value, 1) for name, value in model.generator_.fit_seconds_.items()}}
     if stage == "recommend":
         model = joblib.load(folder / "serving.joblib")
         ids = _read(folder, "customers")["customer_id"].sort_values().tolist()  # as next_best_products reads dim_customers
-        lists = model.recommend(ids, K)
+        lists = model.recommend(ids, K, n_jobs=n_jobs)
         lists.to_parquet(folder / "next_best_products.parquet", index=False)
         per_customer = lists.groupby("customer_id").size()
         return {"rows": len(lists), "customers": int(len(per_customer)), "customers_with_k": int((per_customer == K).sum()),
@@ -290,6 +290,8 @@ class Measurement:
     seconds: float
     peak_mib: float
     report: dict
+    cpu_seconds: float = 0.0  # user + system of the stage's process and the workers it waited for
+    load_average: float = 0.0  # 1-minute load average when the stage started
 
 
 def run_measured(stage: str, folder: Path, *, customers: int, products: int, seed: int, n_jobs: int,
@@ -298,6 +300,7 @@ def run_measured(stage: str, folder: Path, *, customers: int, products: int, see
     command = [sys.executable, "-m", "benchmarks.bench_recommender_scale", "--stage", stage, "--folder", str(folder),
                "--customers", str(customers), "--products", str(products), "--seed", str(seed), "--n-jobs", str(n_jobs),
                "--n-estimators", str(n_estimators), "--fit-customers", str(fit_customers)]
+    load_average = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPOSITORY_ROOT, text=True)
     output = process.stdout.read()
@@ -307,23 +310,28 @@ def run_measured(stage: str, folder: Path, *, customers: int, products: int, see
         raise RuntimeError(f"stage {stage} failed:\n{output[-4000:]}")
     report_path = folder / f"{stage}.report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return Measurement(stage, seconds, usage.ru_maxrss / 1024, report)
+    return Measurement(stage, seconds, usage.ru_maxrss / 1024, report, usage.ru_utime + usage.ru_stime, load_average)
 
 
 def bench(customers: int, products: int, *, seed: int = 0, n_jobs: int = 1, n_estimators: int = 300,
-          fit_customers: int = DEFAULT_FIT_CUSTOMERS, folder: Path | None = None, echo: bool = True) -> list[Measurement]:
-    """Every stage in order, each in its own process; the folder is removed afterwards unless given."""
+          fit_customers: int = DEFAULT_FIT_CUSTOMERS, folder: Path | None = None, echo: bool = True,
+          resume_from: str | None = None, previous: list[Measurement] | None = None) -> list[Measurement]:
+    """Every stage in order, each in its own process; the folder is removed afterwards unless given.
+    `resume_from` skips the stages before it (their files must be in `folder`; `previous` their measurements)."""
     own = folder is None
     folder = Path(tempfile.mkdtemp(prefix="bench_recommender_scale_")) if own else folder
-    measurements = []
+    measurements = list(previous or [])
+    stages = STAGES[STAGES.index(resume_from):] if resume_from else STAGES
     try:
-        for stage in STAGES:
+        for stage in stages:
             measurement = run_measured(stage, folder, customers=customers, products=products, seed=seed, n_jobs=n_jobs,
                                        n_estimators=n_estimators, fit_customers=fit_customers)
             measurements.append(measurement)
             if echo:
-                print(f"  {stage:<10} {measurement.seconds:8.1f} s  {measurement.peak_mib:8,.0f} MiB  "
+                print(f"  {stage:<10} {measurement.seconds:8.1f} s  {measurement.cpu_seconds:8.1f} cpu s  "
+                      f"{measurement.peak_mib:8,.0f} MiB  load {measurement.load_average:.1f}  "
                       f"{json.dumps(measurement.report)[:200]}", flush=True)
+            (folder / "measurements.json").write_text(json.dumps([m.__dict__ for m in measurements]))
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)
@@ -349,16 +357,19 @@ def render(measurements: list[Measurement], *, customers: int, products: int, se
         "write": "write both tables (replace_table)",
     }
     lines = [
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores (shared with other work: "
-        f"times are upper bounds), Python {platform.python_version()}, `python -m benchmarks.bench_recommender_scale "
-        f"--customers {customers} --products {products} --fit-customers {fit_customers} --seed {seed} --n-jobs {n_jobs}`. Each stage runs in its own "
-        "process; peak memory is that process's ru_maxrss.",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, `python -m benchmarks.bench_recommender_scale --customers {customers} --products "
+        f"{products} --fit-customers {fit_customers} --seed {seed} --n-jobs {n_jobs}` ({n_jobs} iALS and LightGBM threads, "
+        f"{n_jobs} scoring processes). Each stage runs in its own process; peak memory is that process's ru_maxrss "
+        "(forked scoring workers: the largest one's), CPU seconds are user + system of the stage and its workers. "
+        "When other work shares the cores (load average above the cores) wall times are upper bounds.",
         "",
-        "| stage | seconds | peak MiB |",
-        "|---|---:|---:|",
+        "| stage | seconds | CPU seconds | peak MiB | load average at start |",
+        "|---|---:|---:|---:|---:|",
     ]
     for m in measurements:
-        lines.append(f"| {descriptions[m.stage]} | {m.seconds:.1f} | {m.peak_mib:,.0f} |")
+        lines.append(f"| {descriptions[m.stage]} | {m.seconds:.1f} | {m.cpu_seconds:.1f} | {m.peak_mib:,.0f} | "
+                     f"{m.load_average:.1f} |")
     lines.append("")
     if customers >= TARGET_CUSTOMERS and products >= TARGET_PRODUCTS:
         lines.append(
@@ -396,7 +407,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--products", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=1, help="threads for iALS and LightGBM (default 1: the cores are shared)")
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="threads for iALS and LightGBM and processes scoring recommendations (default 2: the "
+                             "target machine's cores)")
     parser.add_argument("--n-estimators", type=int, default=300,
                         help="most ranker trees (the model's default: 300; early stopping usually keeps fewer)")
     parser.add_argument("--fit-customers", type=int, default=DEFAULT_FIT_CUSTOMERS,
@@ -404,6 +417,8 @@ def main(argv: list[str] | None = None) -> None:
                              "refresh, recommend, similar and write use every customer")
     parser.add_argument("--no-write", action="store_true", help="print the table without writing benchmarks/RESULTS.md")
     parser.add_argument("--keep", type=Path, help="keep the stages' files in this folder")
+    parser.add_argument("--resume-from", choices=STAGES[1:],
+                        help="start at this stage, reusing the earlier stages' files and measurements in --keep")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # internal: run one stage in this process
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -412,9 +427,22 @@ def main(argv: list[str] | None = None) -> None:
                            n_jobs=args.n_jobs, n_estimators=args.n_estimators, fit_customers=args.fit_customers)
         (args.folder / f"{args.stage}.report.json").write_text(json.dumps(report))
         return
+    previous = None
+    if args.resume_from:
+        if args.keep is None:
+            parser.error("--resume-from needs --keep: the folder holding the earlier stages' files")
+        recorded = args.keep / "measurements.json"
+        if not recorded.exists():
+            parser.error(f"--resume-from: {recorded} is missing (run the earlier stages with --keep {args.keep} first)")
+        earlier = set(STAGES[:STAGES.index(args.resume_from)])
+        previous = [Measurement(**m) for m in json.loads(recorded.read_text()) if m["stage"] in earlier]
+        missing = earlier - {m.stage for m in previous}
+        if missing:
+            parser.error(f"--resume-from: {recorded} lacks stages {sorted(missing)}")
     print(f"{args.customers:,} customers x {args.products:,} products", flush=True)
     measurements = bench(args.customers, args.products, seed=args.seed, n_jobs=args.n_jobs, n_estimators=args.n_estimators,
-                         fit_customers=args.fit_customers, folder=args.keep)
+                         fit_customers=args.fit_customers, folder=args.keep, resume_from=args.resume_from,
+                         previous=previous)
     table = render(measurements, customers=args.customers, products=args.products, seed=args.seed, n_jobs=args.n_jobs,
                    fit_customers=args.fit_customers)
     print(table)

@@ -90,7 +90,7 @@ def recommender_candidates(context: dg.AssetExecutionContext, settings: Anticipa
                                     event_weights=dict(model_training.recommendation_event_weights),
                                     snapshot_lookback_days=0)
     model.refresh(data.interactions, products=data.products, customers=data.customers,
-                  customer_features=data.customer_features, as_of=scoring_date)
+                  customer_features=data.customer_features, as_of=scoring_date, n_jobs=model_training.n_jobs)
     _, path = save_artifact(model, model_training.models_path(warehouse), "recommender_serving")
     context.log.info(f"{record.model_version}: candidate sources refit on {len(data.interactions):,} interactions "
                      f"before {scoring_date.date()}")
@@ -142,7 +142,7 @@ def next_best_products(context: dg.AssetExecutionContext, settings: AnticipateSe
                                   within_days=model_training.exclude_bought_within_days, products=products)
         context.log.info(f"excluding {len(exclude):,} recently bought (customer, product) pairs")
     scored_at = datetime.now(timezone.utc)
-    lists = model.recommend(customers, 10, exclude=exclude).assign(model_version=record.model_version, scored_at=scored_at)
+    lists = model.recommend(customers, 10, exclude=exclude, n_jobs=model_training.n_jobs).assign(model_version=record.model_version, scored_at=scored_at)
     similar = model.similar_products(10).assign(model_version=record.model_version, scored_at=scored_at)
     reasons = lists["reason"].str.replace(r" .*", "", regex=True).value_counts().head(5).to_dict()
     with duckdb.connect(str(warehouse)) as connection:

@@ -53,6 +53,8 @@ class ModelTraining(dg.ConfigurableResource):
     n_iter: int = 6
     cv_folds: int = 3
     time_budget_seconds: float = 60.0
+    #: cores to use: threads for training and for the recommender's iALS refresh, and worker processes that
+    #: score recommendation batches side by side (1 on a machine shared with other work)
     n_jobs: int = 1
     random_state: int = 0
     min_train_dates: int = 3

@@ -27,6 +27,7 @@ default: at 50 and 75 it lowered NDCG@10 against early stopping alone on both re
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Mapping, Sequence
 
@@ -696,12 +697,16 @@ class TwoStageRecommender:
 
     def refresh(self, interactions: pd.DataFrame, *, products: pd.DataFrame | None = None,
                 customers: pd.DataFrame | None = None, customer_features: pd.DataFrame | None = None,
-                as_of=None) -> "TwoStageRecommender":
+                as_of=None, n_jobs: int | None = None) -> "TwoStageRecommender":
         """Refit the candidate sources and the cold-start popularity on newer interactions, keeping the trained
         ranker: daily scoring sees yesterday's purchases without retraining. `as_of` must not be before the
-        training as_of (the ranker would then have learnt from windows after it)."""
+        training as_of (the ranker would then have learnt from windows after it). `n_jobs` sets the threads
+        iALS refits with (and keeps for later refreshes), e.g. the scoring machine's cores."""
         if not hasattr(self, "generator_"):
             raise ValueError("TwoStageRecommender is not fitted; call fit first")
+        if n_jobs is not None:
+            _check_positive_int(n_jobs, "n_jobs")
+            self.n_jobs = n_jobs
         interactions = interactions.dropna(subset=["customer_id", "product_id"])
         interactions = interactions.assign(customer_id=interactions["customer_id"].astype(str),
                                            product_id=interactions["product_id"].astype(str))
@@ -745,19 +750,21 @@ class TwoStageRecommender:
         return np.nansum(1.0 / ranks, axis=1)
 
     def recommend(self, customer_ids, k: int = 10, *, exclude: pd.DataFrame | None = None,
-                  batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
+                  batch_size: int = DEFAULT_BATCH_SIZE, n_jobs: int = 1) -> pd.DataFrame:
         """Top-k per customer with customer_id, rank, product_id, score and reason.
 
         Customers are scored `batch_size` at a time, so memory stays at one batch's candidates and features
-        whatever the number of customers; the result does not depend on the batch size."""
+        whatever the number of customers. With `n_jobs` > 1 the batches are scored by that many forked worker
+        processes, which share the fitted model with this one (copy-on-write) instead of loading a copy each;
+        where fork is unavailable (Windows) they run here one after the other. The result depends on neither
+        the batch size nor n_jobs."""
         _check_positive_int(k, "k")
         _check_positive_int(batch_size, "batch_size")
+        _check_positive_int(n_jobs, "n_jobs")
         if not hasattr(self, "generator_"):
             raise ValueError("TwoStageRecommender is not fitted; call fit first")
         ids = list(dict.fromkeys(str(c) for c in customer_ids))
-        shared: dict = {}  # what every batch reuses (feature context, similarity lookups), built on first need
-        batches = [self._recommend_batch(ids[start:start + batch_size], k, exclude, shared)
-                   for start in range(0, len(ids), batch_size)]
+        batches = self._score_batches(ids, k, exclude, batch_size, n_jobs)
         listed = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame(
             {"customer_id": [], "product_id": [], "score": [], "reason": [], "_fill_rank": []})
         # a filled product scores below every ranked one of the whole call, in its popularity order
@@ -769,6 +776,31 @@ class TwoStageRecommender:
         # one dtype whatever a batch held (a batch of unknown customers alone builds object columns)
         return listed[["customer_id", "rank", "product_id", "score", "reason"]].reset_index(drop=True).astype(
             {"customer_id": "str", "rank": "int64", "product_id": "str", "score": "float64", "reason": "str"})
+
+    def _score_batches(self, ids: list[str], k: int, exclude, batch_size: int, n_jobs: int) -> list[pd.DataFrame]:
+        starts = range(0, len(ids), batch_size)
+        shared: dict = {}  # what every batch reuses (feature context, similarity lookups), built on first need
+        workers = min(n_jobs, len(starts))
+        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return [self._recommend_batch(ids[start:start + batch_size], k, exclude, shared) for start in starts]
+        # built once here, before the fork, so that the workers inherit them instead of each building its own
+        self._warm_shared(shared)
+        global _FORKED_SCORING
+        _FORKED_SCORING = (self, ids, k, exclude, batch_size, shared)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                # one batch per task, results in batch order whichever worker finishes first
+                return pool.map(_forked_batch, starts, chunksize=1)
+        finally:
+            _FORKED_SCORING = None
+
+    def _warm_shared(self, shared: dict) -> None:
+        shared["features"] = FeatureContext(self.interactions_, products=self.products_,
+                                            customer_features=self.customer_features_, as_of=self.as_of_)
+        shared["names"] = self._product_names()
+        knn = self.generator_.sources_.get("item_knn")
+        if knn is not None:
+            shared["knn_lookup"] = _SimilarityLookup(knn.similarity_)
 
     def _recommend_batch(self, ids: list[str], k: int, exclude: pd.DataFrame | None, shared: dict) -> pd.DataFrame:
         """Top-k of one batch in customer order; products filled from popularity carry their popularity rank in
@@ -848,6 +880,22 @@ class TwoStageRecommender:
                 pd.DataFrame({"customer_id": customers[new], "product_id": products[new]}))
             reasons[new] = [f"new, similar to {names.get(a, a)}" if a else "new in your categories" for a in anchors]
         return reasons.tolist()
+
+
+#: (model, ids, k, exclude, batch_size, shared) of the recommend call being scored by forked workers: a fork
+#: copies it into every worker, so the model is never pickled.
+_FORKED_SCORING = None
+
+
+def _forked_batch(start: int) -> pd.DataFrame:
+    model, ids, k, exclude, batch_size, shared = _FORKED_SCORING
+    # the workers share the cores: one thread each for LightGBM and iALS's top-k (this process's copy only)
+    if model.ranker_ is not None:
+        model.ranker_.set_params(n_jobs=1)
+    for source in model.generator_.sources_.values():
+        if hasattr(source, "num_threads"):
+            source.num_threads = 1
+    return model._recommend_batch(ids[start:start + batch_size], k, exclude, shared)
 
 
 class _SimilarityLookup:

@@ -242,3 +242,16 @@ def test_batch_size_is_checked(fitted):
     model, *_ = fitted
     with pytest.raises(ValueError, match="batch_size"):
         model.recommend(["c000"], k=3, batch_size=0)
+    with pytest.raises(ValueError, match="n_jobs"):
+        model.recommend(["c000"], k=3, n_jobs=0)
+
+
+def test_scoring_in_worker_processes_gives_the_same_lists(fitted):
+    """n_jobs > 1 forks workers that score batches side by side (after the ranker was trained in this very
+    process, as in an in-process Dagster run); every row must equal the sequential scoring."""
+    model, train, _, _ = fitted
+    customers = sorted(train["customer_id"].unique())[:40] + ["c_new_fr", "stranger"]
+    exclude = model.recommend(customers[:5], k=2)[["customer_id", "product_id"]]
+    sequential = model.recommend(customers, k=10, exclude=exclude, batch_size=7)
+    parallel = model.recommend(customers, k=10, exclude=exclude, batch_size=7, n_jobs=2)
+    pd.testing.assert_frame_equal(parallel, sequential)

@@ -33,6 +33,25 @@ def test_every_stage_is_measured_and_every_customer_gets_ten_products(tmp_path):
     for stage in ("generate", "fit", "refresh", "recommend", "similar_products", "write"):
         assert f"| {stage}" in table
     assert "Scoring path" in table and "10,000 rows" in table
+    assert all(m.cpu_seconds > 0 for m in measurements)
+
+
+def test_a_run_resumes_from_a_stage_with_the_earlier_stages_files_and_measurements(tmp_path):
+    """A 1M-customer shop takes many minutes to generate and fit: scoring can be re-measured on the same files."""
+    import json
+
+    from benchmarks.bench_recommender_scale import Measurement
+
+    first = bench(800, 150, n_estimators=5, folder=tmp_path, echo=False)
+    recorded = [Measurement(**m) for m in json.loads((tmp_path / "measurements.json").read_text())]
+    assert recorded == first
+    earlier = [m for m in recorded if m.stage in ("generate", "fit")]
+    (tmp_path / "next_best_products.parquet").unlink()
+    resumed = bench(800, 150, n_estimators=5, folder=tmp_path, echo=False, resume_from="refresh", previous=earlier,
+                    n_jobs=2)
+    assert [m.stage for m in resumed] == list(STAGES) and resumed[:2] == earlier
+    lists = pd.read_parquet(tmp_path / "next_best_products.parquet")
+    assert lists.groupby("customer_id").size().eq(10).all() and lists["customer_id"].nunique() == 800
 
 
 def test_the_ranker_trains_on_a_fixed_sample_of_customers_only_when_there_are_more():
