@@ -20,6 +20,7 @@ catalogue. A test checks them against the dense path.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ __all__ = [
     "ItemKNN",
     "ImplicitALS",
     "CategoryAffinityPopularity",
+    "PreparedInteractions",
+    "prepare_interactions",
     "RECOMMENDATION_COLUMNS",
 ]
 
@@ -87,38 +90,22 @@ class BaseRecommender:
         as_of : timestamp, optional
             "Now" for recency and trends; defaults to just after the latest interaction.
         """
-        if not isinstance(interactions, pd.DataFrame):
-            raise TypeError(f"interactions must be a pandas DataFrame, got {type(interactions).__name__}")
-        missing = [column for column in REQUIRED_COLUMNS if column not in interactions.columns]
-        if missing:
-            raise ValueError(f"interactions must have columns {list(REQUIRED_COLUMNS)}; missing {missing}")
-        interactions = interactions.dropna(subset=["customer_id", "product_id"])
-        if as_of is None:
-            latest = interactions["interacted_at"].max()
-            as_of = (latest + pd.Timedelta(microseconds=1)) if pd.notna(latest) else pd.Timestamp.now()
-        self.as_of_ = pd.Timestamp(as_of)
-        if (interactions["interacted_at"] >= self.as_of_).any():
-            raise ValueError(f"interactions must all be before as_of ({self.as_of_}); cut them at the cutoff first")
+        prepared = prepare_interactions(interactions, products=products, as_of=as_of)
+        return self.fit_prepared(prepared, products=products, customers=customers, customer_features=customer_features)
 
-        catalogue = pd.Index(interactions["product_id"].astype(str).unique())
-        if products is not None:
-            if "product_id" not in products.columns:
-                raise ValueError("products must have a product_id column")
-            catalogue = catalogue.union(pd.Index(products["product_id"].astype(str)), sort=False)
-        inactive = inactive_products(products)
-        self.item_index_ = pd.Index(catalogue, dtype=object)
-        self.customer_index_ = pd.Index(interactions["customer_id"].astype(str).unique(), dtype=object)
-        self.active_ = ~self.item_index_.isin(list(inactive))
+    def fit_prepared(self, prepared: "PreparedInteractions", *, products: pd.DataFrame | None = None,
+                     customers: pd.DataFrame | None = None,
+                     customer_features: pd.DataFrame | None = None) -> "BaseRecommender":
+        """fit on interactions already checked and coded by prepare_interactions (with the same `products`):
+        several recommenders fitted on the same data share that work."""
+        self.as_of_ = prepared.as_of
+        self.item_index_ = prepared.item_index
+        self.customer_index_ = prepared.customer_index
+        self.active_ = prepared.active
         self.products_ = products
         self.customers_ = customers
         self.customer_features_ = customer_features
-        prepared = interactions.assign(
-            customer_id=interactions["customer_id"].astype(str),
-            product_id=interactions["product_id"].astype(str),
-            _customer=self.customer_index_.get_indexer(interactions["customer_id"].astype(str)),
-            _item=self.item_index_.get_indexer(interactions["product_id"].astype(str)),
-        )
-        self._fit(prepared)
+        self._fit(prepared.frame)
         return self
 
     def _fit(self, interactions: pd.DataFrame) -> None:
@@ -238,6 +225,52 @@ class BaseRecommender:
         keys = np.unique(position[known].astype(np.int64) * len(self.item_index_) + item[known])
         most = int(np.bincount(keys // len(self.item_index_)).max()) if len(keys) else 0
         return keys, most
+
+
+@dataclass(frozen=True)
+class PreparedInteractions:
+    """Interactions checked and coded once for any number of recommenders (prepare_interactions)."""
+
+    frame: pd.DataFrame  # string ids plus _customer / _item row and column numbers
+    item_index: pd.Index  # products seen in interactions, then the rest of the catalogue
+    customer_index: pd.Index
+    active: np.ndarray  # per item: may be recommended
+    as_of: pd.Timestamp
+
+
+def prepare_interactions(interactions: pd.DataFrame, *, products: pd.DataFrame | None = None,
+                         as_of=None) -> PreparedInteractions:
+    """Check `interactions` (see BaseRecommender.fit) and number their customers and products."""
+    if not isinstance(interactions, pd.DataFrame):
+        raise TypeError(f"interactions must be a pandas DataFrame, got {type(interactions).__name__}")
+    missing = [column for column in REQUIRED_COLUMNS if column not in interactions.columns]
+    if missing:
+        raise ValueError(f"interactions must have columns {list(REQUIRED_COLUMNS)}; missing {missing}")
+    interactions = interactions.dropna(subset=["customer_id", "product_id"])
+    if as_of is None:
+        latest = interactions["interacted_at"].max()
+        as_of = (latest + pd.Timedelta(microseconds=1)) if pd.notna(latest) else pd.Timestamp.now()
+    as_of = pd.Timestamp(as_of)
+    if (interactions["interacted_at"] >= as_of).any():
+        raise ValueError(f"interactions must all be before as_of ({as_of}); cut them at the cutoff first")
+
+    customer_ids = interactions["customer_id"].astype(str)
+    product_ids = interactions["product_id"].astype(str)
+    # factorize numbers each id by first appearance, as unique() lists them, in one pass per column
+    customer_codes, customer_names = pd.factorize(customer_ids)
+    product_codes, product_names = pd.factorize(product_ids)
+    catalogue = pd.Index(product_names, dtype=object)
+    if products is not None:
+        if "product_id" not in products.columns:
+            raise ValueError("products must have a product_id column")
+        catalogue = catalogue.union(pd.Index(products["product_id"].astype(str)), sort=False)
+    item_index = pd.Index(catalogue, dtype=object)
+    inactive = inactive_products(products)
+    frame = interactions.assign(customer_id=customer_ids, product_id=product_ids, _customer=customer_codes,
+                                _item=product_codes)  # the catalogue starts with the interactions' products
+    return PreparedInteractions(frame=frame, item_index=item_index,
+                                customer_index=pd.Index(customer_names, dtype=object),
+                                active=~item_index.isin(list(inactive)), as_of=as_of)
 
 
 def _ranks(position: np.ndarray) -> np.ndarray:

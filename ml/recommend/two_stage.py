@@ -41,8 +41,10 @@ from ml.recommend.baselines import (
     ItemKNN,
     PersonalTopFrequency,
     PopularityRecommender,
+    PreparedInteractions,
     _check_positive_int,
     _ranks,
+    prepare_interactions,
 )
 from ml.recommend.cold_start import NewProductRecommender, SegmentPopularity
 from ml.recommend.data import DEFAULT_EVENT_WEIGHTS, with_weights
@@ -227,6 +229,10 @@ class CandidateGenerator:
         return {source: int(count) for source, count in counts.items() if count > 0}
 
     def fit(self, interactions: pd.DataFrame, *, products: pd.DataFrame | None = None, as_of=None) -> "CandidateGenerator":
+        return self.fit_prepared(prepare_interactions(interactions, products=products, as_of=as_of), products=products)
+
+    def fit_prepared(self, prepared: PreparedInteractions, *, products: pd.DataFrame | None = None) -> "CandidateGenerator":
+        """fit on interactions checked and coded once (prepare_interactions) for every source."""
         counts = self._counts()
         # a plain dict: the sources keep it, and fitted models are pickled as artifacts (a mappingproxy is not)
         weights = dict(self.event_weights or DEFAULT_EVENT_WEIGHTS)
@@ -247,7 +253,7 @@ class CandidateGenerator:
             if source in ("category", "new_product") and not has_categories:
                 continue  # content sources need the catalogue
             started = time.perf_counter()
-            self.sources_[source] = builders[source]().fit(interactions, products=products, as_of=as_of)
+            self.sources_[source] = builders[source]().fit_prepared(prepared, products=products)
             self.fit_seconds_[source] = time.perf_counter() - started
         self.counts_ = {source: counts[source] for source in self.sources_}
         any_source = next(iter(self.sources_.values()))
@@ -686,12 +692,13 @@ class TwoStageRecommender:
 
     def _fit_serving(self, interactions: pd.DataFrame, products, customers) -> None:
         started = time.perf_counter()
-        self.generator_ = self._generator().fit(interactions, products=products, as_of=self.as_of_)
+        prepared = prepare_interactions(interactions, products=products, as_of=self.as_of_)
+        self.generator_ = self._generator().fit_prepared(prepared, products=products)
         segmentable = customers is not None and all(column in customers.columns for column in self.segment_columns)
         if not segmentable:
             self.notes_.append(f"customers lack {list(self.segment_columns)}: customers without history get global popularity")
-        self.cold_start_ = SegmentPopularity(segment_columns=self.segment_columns).fit(
-            interactions, products=products, customers=customers if segmentable else None, as_of=self.as_of_)
+        self.cold_start_ = SegmentPopularity(segment_columns=self.segment_columns).fit_prepared(
+            prepared, products=products, customers=customers if segmentable else None)
         self.training_seconds_["serving_sources"] = time.perf_counter() - started
         self.interactions_ = interactions
 
