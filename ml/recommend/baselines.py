@@ -580,14 +580,38 @@ class ImplicitALS(BaseRecommender):
             self.user_factors_ = np.zeros((matrix.shape[0], self.factors))
             self.item_factors_ = np.zeros((matrix.shape[1], self.factors))
             return
+        # set by warm_started_fit for this fit only (never pickled with the model)
+        previous, iterations = self.__dict__.pop("_warm_start", (None, self.iterations))
         # implicit's own threads do the work; BLAS threads on top oversubscribe the cores (implicit checks at fit)
         with threadpool_limits(limits=1, user_api="blas"):
             model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                                            iterations=self.iterations, random_state=self.random_state,
+                                            iterations=iterations, random_state=self.random_state,
                                             num_threads=self.num_threads)
+            if previous is not None:
+                # implicit starts from factors already set: known customers and products keep theirs, new
+                # ones start as implicit would start them (small uniform values)
+                random_state = np.random.default_rng(self.random_state)
+                model.user_factors = _carried_factors(previous.user_factors_, previous.customer_index_,
+                                                      self.customer_index_, self.factors, random_state)
+                model.item_factors = _carried_factors(previous.item_factors_, previous.item_index_,
+                                                      self.item_index_, self.factors, random_state)
             model.fit(self.user_items_, show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors)
         self.item_factors_ = np.asarray(model.item_factors)
+
+    def warm_started_fit(self, prepared: "PreparedInteractions", previous: "ImplicitALS", iterations: int, *,
+                         products: pd.DataFrame | None = None) -> "ImplicitALS":
+        """fit_prepared starting from a fitted model's factors (matched by customer and product id) and running
+        `iterations` sweeps instead of `self.iterations`: a daily refit on a little more data than yesterday's
+        starts near its solution, so a few sweeps do what a cold start needs all of them for."""
+        _check_positive_int(iterations, "iterations")
+        if getattr(previous, "factors", None) != self.factors or not hasattr(previous, "user_factors_"):
+            return self.fit_prepared(prepared, products=products)  # nothing to carry over: a full fit
+        self._warm_start = (previous, iterations)
+        try:
+            return self.fit_prepared(prepared, products=products)
+        finally:
+            self.__dict__.pop("_warm_start", None)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         scores = _dot(self.user_factors_[rows], self.item_factors_)
@@ -639,6 +663,16 @@ class ImplicitALS(BaseRecommender):
 
     def _item_norm_max(self) -> float:
         return float(np.linalg.norm(np.asarray(self.item_factors_, dtype=np.float64), axis=1).max(initial=0.0))
+
+
+def _carried_factors(previous: np.ndarray, previous_index: pd.Index, index: pd.Index, factors: int,
+                     random_state: np.random.Generator) -> np.ndarray:
+    """Factors for `index`: the previous row of every id it had, small random values for new ids."""
+    carried = random_state.random((len(index), factors), dtype=np.float32) * 0.01
+    rows = previous_index.get_indexer(index)
+    known = rows >= 0
+    carried[known] = np.asarray(previous, dtype=np.float32)[rows[known]]
+    return carried
 
 
 def _pair_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -64,6 +64,8 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 20_000
 #: Rounds without NDCG@10 improvement on the held-out latest window before the ranker stops adding trees.
 DEFAULT_EARLY_STOPPING_ROUNDS = 30
+#: iALS sweeps of a daily refresh, started from the previous factors (a full fit runs 15 from random values).
+DEFAULT_ALS_REFRESH_ITERATIONS = 3
 #: Candidates per customer the ranker scores (best by reciprocal-rank fusion of the sources' ranks).
 DEFAULT_MAX_CANDIDATES = None
 #: Sources in the order that breaks ties when two rank a candidate equally well (for its reason).
@@ -202,11 +204,14 @@ class CandidateGenerator:
         Weight per interaction type for iALS, item-kNN, category affinity and content profiles.
     random_state : int, default=0
     num_threads : int, default=1
+    als_refresh_iterations : int or None, default=None
+        iALS sweeps when fit_prepared is given a previous generator to start from (None: a full fit).
     """
 
     def __init__(self, per_source: Mapping[str, int] | None = None, *, recency_half_life_days: float = 30.0,
                  trending_window_days: float = 14.0, als_factors: int = 64, knn_neighbours: int = 100,
-                 event_weights: Mapping[str, float] | None = None, random_state: int = 0, num_threads: int = 1):
+                 event_weights: Mapping[str, float] | None = None, random_state: int = 0, num_threads: int = 1,
+                 als_refresh_iterations: int | None = None):
         self.per_source = per_source
         self.recency_half_life_days = recency_half_life_days
         self.trending_window_days = trending_window_days
@@ -215,6 +220,7 @@ class CandidateGenerator:
         self.event_weights = event_weights
         self.random_state = random_state
         self.num_threads = num_threads
+        self.als_refresh_iterations = als_refresh_iterations
 
     def _counts(self) -> dict[str, int]:
         counts = dict(DEFAULT_CANDIDATES_PER_SOURCE if self.per_source is None else self.per_source)
@@ -231,8 +237,11 @@ class CandidateGenerator:
     def fit(self, interactions: pd.DataFrame, *, products: pd.DataFrame | None = None, as_of=None) -> "CandidateGenerator":
         return self.fit_prepared(prepare_interactions(interactions, products=products, as_of=as_of), products=products)
 
-    def fit_prepared(self, prepared: PreparedInteractions, *, products: pd.DataFrame | None = None) -> "CandidateGenerator":
-        """fit on interactions checked and coded once (prepare_interactions) for every source."""
+    def fit_prepared(self, prepared: PreparedInteractions, *, products: pd.DataFrame | None = None,
+                     previous: "CandidateGenerator | None" = None) -> "CandidateGenerator":
+        """fit on interactions checked and coded once (prepare_interactions) for every source. With `previous`
+        (a fitted generator, e.g. yesterday's) iALS starts from its factors and runs `als_refresh_iterations`
+        sweeps (ImplicitALS.warm_started_fit); the counting sources are refitted in full."""
         counts = self._counts()
         # a plain dict: the sources keep it, and fitted models are pickled as artifacts (a mappingproxy is not)
         weights = dict(self.event_weights or DEFAULT_EVENT_WEIGHTS)
@@ -253,7 +262,12 @@ class CandidateGenerator:
             if source in ("category", "new_product") and not has_categories:
                 continue  # content sources need the catalogue
             started = time.perf_counter()
-            self.sources_[source] = builders[source]().fit_prepared(prepared, products=products)
+            earlier = previous.sources_.get(source) if previous is not None else None
+            if source == "als" and earlier is not None and self.als_refresh_iterations is not None:
+                self.sources_[source] = builders[source]().warm_started_fit(
+                    prepared, earlier, self.als_refresh_iterations, products=products)
+            else:
+                self.sources_[source] = builders[source]().fit_prepared(prepared, products=products)
             self.fit_seconds_[source] = time.perf_counter() - started
         self.counts_ = {source: counts[source] for source in self.sources_}
         any_source = next(iter(self.sources_.values()))
@@ -532,6 +546,9 @@ class TwoStageRecommender:
     max_candidates : int or None, default=DEFAULT_MAX_CANDIDATES
         Candidates per customer the ranker scores, in training and scoring alike: the best by reciprocal-rank
         fusion of their source ranks (cap_candidates). None ranks every merged candidate (about 100).
+    als_refresh_iterations : int or None, default=DEFAULT_ALS_REFRESH_ITERATIONS
+        iALS sweeps when `refresh` refits the candidate sources, starting from the previous factors (customers
+        and products kept by id); None refits iALS from scratch.
     learning_rate : float, default=0.05
     num_leaves : int, default=31
     min_child_samples : int, default=50
@@ -543,7 +560,9 @@ class TwoStageRecommender:
                  per_source: Mapping[str, int] | None = None, recency_half_life_days: float = 30.0,
                  segment_columns: Sequence[str] = ("country_code",), event_weights: Mapping[str, float] | None = None,
                  n_estimators: int = 300, early_stopping_rounds: int | None = DEFAULT_EARLY_STOPPING_ROUNDS,
-                 max_candidates: int | None = DEFAULT_MAX_CANDIDATES, learning_rate: float = 0.05, num_leaves: int = 31,
+                 max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
+                 als_refresh_iterations: int | None = DEFAULT_ALS_REFRESH_ITERATIONS, learning_rate: float = 0.05,
+                 num_leaves: int = 31,
                  min_child_samples: int = 50, n_jobs: int = 1, random_state: int = 0):
         self.horizon_days = horizon_days
         self.training_windows = training_windows
@@ -555,6 +574,7 @@ class TwoStageRecommender:
         self.n_estimators = n_estimators
         self.early_stopping_rounds = early_stopping_rounds
         self.max_candidates = max_candidates
+        self.als_refresh_iterations = als_refresh_iterations
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -564,7 +584,9 @@ class TwoStageRecommender:
     def _generator(self) -> CandidateGenerator:
         return CandidateGenerator(self.per_source, recency_half_life_days=self.recency_half_life_days,
                                   event_weights=self.event_weights, random_state=self.random_state,
-                                  num_threads=self.n_jobs)
+                                  num_threads=self.n_jobs,
+                                  # models pickled before warm-started refreshes refit iALS in full
+                                  als_refresh_iterations=getattr(self, "als_refresh_iterations", None))
 
     def _training_frame(self, interactions, products, customer_features, cutoff, rng) -> pd.DataFrame | None:
         """Labelled candidates of one past window, or None when it has no usable query."""
@@ -600,7 +622,7 @@ class TwoStageRecommender:
         for name in ("horizon_days", "training_windows", "max_customers_per_window", "n_estimators", "num_leaves",
                      "min_child_samples", "n_jobs"):
             _check_positive_int(getattr(self, name), name)
-        for name in ("early_stopping_rounds", "max_candidates"):
+        for name in ("early_stopping_rounds", "max_candidates", "als_refresh_iterations"):
             if getattr(self, name) is not None:
                 _check_positive_int(getattr(self, name), name)
         interactions = interactions.dropna(subset=["customer_id", "product_id"])
@@ -690,10 +712,10 @@ class TwoStageRecommender:
         self.validation_ndcg_ = float(ranker.best_score_["valid_0"]["ndcg@10"])
         return int(ranker.best_iteration_) or self.n_estimators
 
-    def _fit_serving(self, interactions: pd.DataFrame, products, customers) -> None:
+    def _fit_serving(self, interactions: pd.DataFrame, products, customers, previous=None) -> None:
         started = time.perf_counter()
         prepared = prepare_interactions(interactions, products=products, as_of=self.as_of_)
-        self.generator_ = self._generator().fit_prepared(prepared, products=products)
+        self.generator_ = self._generator().fit_prepared(prepared, products=products, previous=previous)
         segmentable = customers is not None and all(column in customers.columns for column in self.segment_columns)
         if not segmentable:
             self.notes_.append(f"customers lack {list(self.segment_columns)}: customers without history get global popularity")
@@ -727,7 +749,7 @@ class TwoStageRecommender:
         self.as_of_ = as_of
         self.products_ = products if products is not None else self.products_
         self.customer_features_ = customer_features if customer_features is not None else self.customer_features_
-        self._fit_serving(interactions, self.products_, customers)
+        self._fit_serving(interactions, self.products_, customers, previous=self.generator_)
         return self
 
     def similar_products(self, k: int = 10) -> pd.DataFrame:
