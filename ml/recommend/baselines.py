@@ -641,8 +641,11 @@ class ImplicitALS(BaseRecommender):
         proposed = proposed.astype(np.int64)
         valid = approximate > np.finfo(np.float32).min
         local = np.repeat(np.arange(len(known)), ask).reshape(len(known), ask)
-        exact = np.full(proposed.shape, -np.inf)
-        exact[valid] = _pair_dot(users[local[valid]], self.item_factors_[proposed[valid]])
+        # each (customer, product) dot product alone, in float64, so that a score never depends on the batch
+        # (and equals what _dot gives for the doubtful rows below)
+        exact = np.einsum("ij,ikj->ik", users.astype(np.float64),
+                          np.asarray(self.item_factors_, dtype=np.float64)[np.where(valid, proposed, 0)])
+        exact[~valid] = -np.inf
         position, item, score = first_k(local[valid], proposed[valid], exact[valid], limit)
         # a product outside the proposals may beat the limit-th only if float32 rounding hid it: check the margin
         if ask < usable.sum():
@@ -675,13 +678,8 @@ def _carried_factors(previous: np.ndarray, previous_index: pd.Index, index: pd.I
     return carried
 
 
-def _pair_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Row-wise float64 dot products: each pair's value is computed alone, whatever else is in the arrays."""
-    return np.einsum("ij,ij->i", np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64))
-
-
 def _dot(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Every user x item score, each exactly as _pair_dot computes it (einsum sums each pair on its own)."""
+    """Every user x item score in float64, each pair summed on its own (einsum), as ImplicitALS._entries does."""
     return np.einsum("ij,kj->ik", np.asarray(users, dtype=np.float64), np.asarray(items, dtype=np.float64))
 
 

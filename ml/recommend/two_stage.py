@@ -847,9 +847,12 @@ class TwoStageRecommender:
                 shared["features"] = FeatureContext(self.interactions_, products=self.products_,
                                                     customer_features=self.customer_features_, as_of=self.as_of_)
             features = shared["features"].features(candidates)
-            features["score"] = self._rank(features)
-            features = features.sort_values(["customer_id", "score"], ascending=[True, False], kind="stable")
-            top = features.groupby("customer_id", sort=False).head(k).copy()
+            score = self._rank(features)
+            # each customer's k best by score (ties: candidate order), sorted on integer codes, not id strings
+            customer = pd.factorize(features["customer_id"])[0]
+            order = np.lexsort((-score, customer))
+            best = order[_ranks(customer[order]) <= k]
+            top = features.iloc[best].assign(score=score[best])
             top["reason"] = self._reasons(top, shared)
             frames.append(top[["customer_id", "product_id", "score", "reason"]].assign(_fill_rank=np.nan))
         listed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(

@@ -34,6 +34,8 @@ def test_every_stage_is_measured_and_every_customer_gets_ten_products(tmp_path):
         assert f"| {stage}" in table
     assert "Scoring path" in table and "10,000 rows" in table
     assert all(m.cpu_seconds > 0 for m in measurements)
+    # the forked workers' memory is sampled over the whole process tree
+    assert all(m.peak_total_mib > 0 for m in measurements if m.seconds > 2)
 
 
 def test_a_run_resumes_from_a_stage_with_the_earlier_stages_files_and_measurements(tmp_path):
