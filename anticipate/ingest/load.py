@@ -24,12 +24,15 @@ from anticipate.ingest.errors import FileError
 from anticipate.ingest.mapping import FLAT_SOURCES, Mapping, load_mapping
 from anticipate.ingest.normalize import file_select
 from anticipate.ingest.readers import StagedFile, content_hash, discover, drop_stage, stage_file
-from anticipate.ingest.record import counts_by_file, insert_rejects, reason_counts, unknown_reference_warnings
+from anticipate.ingest.record import (copy_rows, counts_by_file, insert_rejects, reason_counts,
+                                       unknown_reference_warnings)
 from anticipate.ingest.result import FileLogEntry, IngestResult
 from anticipate.ingest.validate import (append_reason, create_checked_table, file_name_sql, ident, reject_duplicates,
                                          sql_string)
 
 FLAT_SOURCE_NAME = "flat_order_lines"
+#: Sources other sources reference (order lines name an order, events a customer, ...).
+PARENT_SOURCES = tuple(sorted({parent for source in SOURCES.values() for parent in source.foreign_keys.values()}))
 #: DuckDB's buffer memory, for ingestion as for dbt (profiles.yml reads the same variables): a size such as
 #: '8GiB' or a share of physical memory such as '40%'. Past it DuckDB spills to its temp directory (default:
 #: `<warehouse>.tmp`); the process peaks somewhat above it (file readers, Python).
@@ -56,9 +59,9 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
+    work = None
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.execute("set enable_progress_bar = false")
+        _configure_session(con)
         configure_for_bulk_load(con)
         create_raw_tables(con)
         batch = _Batch(con, landing_dir, batch_id, now, progress)
@@ -67,6 +70,12 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
                 raise FileError(str(landing_dir), "landing folder not found")
             mapping = load_mapping(Path(mapping_path) if mapping_path is not None else None)
             batch.check_timezones(mapping)
+            # A table dropped inside a transaction is kept until it ends (for a rollback): staged and checked
+            # tables of every source would pile up until the batch commits. They live on a second connection
+            # in autocommit mode instead, so each source's are freed once its rows are copied into the batch.
+            # A flat export inserts straight from its checked table and keeps to the batch connection.
+            work = con if mapping.flat else _configure_session(con.cursor())
+            batch.work = work
             con.begin()
             result = batch.run(mapping)
             con.commit()
@@ -79,7 +88,15 @@ def ingest(landing_dir: Path, warehouse: Path, *, mapping_path: Path | None = No
             _rollback(con)
             raise
     finally:
+        if work is not None and work is not con:
+            work.close()
         con.close()
+
+
+def _configure_session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -120,6 +137,8 @@ class _Batch:
 
     def __init__(self, con, landing_dir: Path, batch_id: str, now: datetime, progress):
         self.con = con
+        #: Where files are staged and checked: `con` itself, or a connection of its own (see `ingest`).
+        self.work = con
         self.landing_dir = landing_dir
         self.batch_id = batch_id
         self.now = now
@@ -198,6 +217,7 @@ class _Batch:
                 self.current_source, self.current_file, self.current_hash = FLAT_SOURCE_NAME, None, None
                 raise FileError(FLAT_SOURCE_NAME, f"no file matches {mapping.flat.file!r} in {self.landing_dir}")
 
+        self._create_loaded_keys()
         for source in LOAD_ORDER:
             if source == "orders" and mapping.flat:
                 # Flat lines derive customers, products, orders and lines; orders files after may point at them.
@@ -208,6 +228,7 @@ class _Batch:
                     self.progress(f"{staged.name}: {entry.rows_loaded:,} lines loaded, {entry.rows_rejected:,} rejected")
             self._load_source(source, self._new_files(source, plan[source], seen), mapping)
 
+        self._drop_loaded_keys()
         self._write_log(self.entries)
         loaded = [entry for entry in self.entries if entry.status == "loaded"]
         return IngestResult(
@@ -221,7 +242,37 @@ class _Batch:
 
     def _stage(self, staged: StagedFile, dialect) -> None:
         self.current_source, self.current_file, self.current_hash = staged.source, staged, staged.content_hash
-        stage_file(self.con, staged, dialect, self.progress)
+        stage_file(self.work, staged, dialect, self.progress)
+
+    # --- keys loaded by this batch -------------------------------------------------------------------
+
+    def _separate_work(self) -> bool:
+        return self.work is not self.con
+
+    def _create_loaded_keys(self) -> None:
+        """The work connection cannot see the batch's uncommitted raw rows: it keeps their parent keys itself."""
+        if not self._separate_work():
+            return
+        for parent in PARENT_SOURCES:
+            key = ident(SOURCES[parent].key[0])
+            self.work.execute(f"create or replace temp table _ingest_loaded_{parent} as select {key} from raw.{parent} limit 0")
+
+    def _record_loaded_keys(self, source_name: str, checked: str) -> None:
+        if self._separate_work() and source_name in PARENT_SOURCES:
+            key = ident(SOURCES[source_name].key[0])
+            self.work.execute(f"insert into _ingest_loaded_{source_name} select {key} from {checked} where _reason = ''")
+
+    def _drop_loaded_keys(self) -> None:
+        if self._separate_work():
+            for parent in PARENT_SOURCES:
+                self.work.execute(f"drop table _ingest_loaded_{parent}")
+
+    def _known_keys(self, parent: str) -> str:
+        """A relation of the parent's keys in raw as the batch sees them: committed rows and the batch's own."""
+        if not self._separate_work():
+            return f"raw.{parent}"
+        key = ident(SOURCES[parent].key[0])
+        return f"(select {key} from raw.{parent} union all select {key} from _ingest_loaded_{parent})"
 
     def _load_source(self, source_name: str, files: list[StagedFile], mapping: Mapping) -> None:
         if not files:
@@ -236,7 +287,7 @@ class _Batch:
             selects.append(select)
             present |= carried
         self.current_file = None
-        con = self.con
+        con = self.work
         con.execute(f"create or replace temp view _ingest_normalized as {' union all '.join(selects)}")
         checked = "_ingest_checked"
         # Line numbers absent from the file follow row order within the order, across the batch's files.
@@ -248,29 +299,28 @@ class _Batch:
                              dialect, self.now_sql, outputs, present)
         if source_name == "order_items":
             append_reason(con, checked, "'order_id: unknown order: ''' || left(order_id, 80) || ''''",
-                          "order_id is not null and not exists (select 1 from raw.orders as known "
+                          f"order_id is not null and not exists (select 1 from {self._known_keys('orders')} as known "
                           f"where known.order_id = {checked}.order_id)")
         file_names = [staged.name for staged in files]
         reject_duplicates(con, checked, source.column_names, None if source.version_column else source.key, file_names)
 
         columns = ", ".join(map(ident, source.column_names))
-        con.execute(f"""
-            insert into raw.{source_name} ({columns}, _batch_id, _source_file, _row_number, _loaded_at)
-            select {columns}, {sql_string(self.batch_id)}, {file_name_sql(file_names)}, _row_number, {self.now_sql}
-            from {checked} where _reason = ''
-        """)
+        copy_rows(con, self.con, f"select {columns}, _file_idx, _row_number from {checked} where _reason = ''",
+                  f"insert into raw.{source_name} ({columns}, _batch_id, _source_file, _row_number, _loaded_at)",
+                  f"{columns}, {sql_string(self.batch_id)}, {file_name_sql(file_names)}, _row_number, {self.now_sql}")
         counts = counts_by_file(con, checked)
         self.rejects.update(reason_counts(con, checked))
-        references = {column: (parent, SOURCES[parent].key[0]) for column, parent in source.foreign_keys.items()
+        references = {column: (self._known_keys(parent), SOURCES[parent].key[0]) for column, parent in source.foreign_keys.items()
                       if not (source_name == "order_items" and column == "order_id")}  # unknown orders are rejected
         for file_idx, staged in enumerate(files):
-            insert_rejects(con, checked, staged, file_idx, source_name, self.batch_id, self.now_sql)
+            insert_rejects(con, checked, staged, file_idx, source_name, self.batch_id, self.now_sql, target=self.con)
             loaded, rejected = counts.get(file_idx, (0, 0))
             file_warnings = warnings[file_idx] + unknown_reference_warnings(con, checked, file_idx, references)
             self.entries.append(FileLogEntry(source_name, staged.name, "loaded", staged.rows_read, loaded, rejected,
                                              file_warnings, staged.content_hash))
             self.progress(f"{staged.name}: {loaded:,} rows loaded, {rejected:,} rejected")
             drop_stage(con, staged)
+        self._record_loaded_keys(source_name, checked)
         con.execute("drop view _ingest_normalized")
         con.execute(f"drop table {checked}")
 

@@ -380,8 +380,19 @@ def _append_json_block(con, table: str, keys: list[str]) -> None:
     block = "_ingest_json_block"
     # json_kind: the line's JSON type, NULL when it is not valid JSON.
     # A CASE branch runs only on the rows its condition selects: json_type never sees invalid JSON.
-    con.execute(f"create or replace temp table {block} as select line, _row_number, "
-                "case when json_valid(line) then json_type(line) end as json_kind from _ingest_chunk")
+    # An Arrow table, not a DuckDB one: a table dropped inside a transaction is kept until it ends, and the
+    # stage is filled in one transaction (every block's text would stay).
+    block_rows = con.sql("select line, _row_number, case when json_valid(line) then json_type(line) end as json_kind "
+                         "from _ingest_chunk").to_arrow_table()
+    con.register(block, block_rows)
+    try:
+        _insert_json_block(con, table, keys, block)
+    finally:
+        con.unregister(block)
+
+
+def _insert_json_block(con, table: str, keys: list[str], block: str) -> None:
+    """Insert the registered `block` (line, _row_number, json_kind) into `table`, adding columns for new keys."""
     # Most lines share one key list: group the lists first, then order keys by first appearance.
     # Keys new to this block all appear after every known key, so appending them keeps the file's order.
     block_keys = [row[0] for row in con.execute(f"""
@@ -416,7 +427,6 @@ def _append_json_block(con, table: str, keys: list[str]) -> None:
             from {block}
         )
     """)
-    con.execute(f"drop table {block}")
 
 
 def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
