@@ -388,7 +388,8 @@ class FeatureContext:
                 self.price = catalogue["list_price"].astype(float)
         self.category_medians = self.price.groupby(self.category).median() if len(self.category) and len(self.price) else None
         # the same lookups by position: every product / snapshot customer once, so a batch takes instead of maps
-        self._products = self.items.index.union(self.category.index).union(self.price.index)
+        # object-dtype indexes: a lookup in an index of arrow strings converts the whole index every call
+        self._products = pd.Index(self.items.index.union(self.category.index).union(self.price.index), dtype=object)
         self._item_values = {column: _padded(self.items[column].reindex(self._products).to_numpy(dtype=float), np.nan)
                              for column in self.items.columns}
         self._category_values = _padded(self.category.reindex(self._products).to_numpy(dtype=object), np.nan)
@@ -416,6 +417,8 @@ class FeatureContext:
             self._snapshot_values = {column: _padded(self.snapshot[column].astype(float).to_numpy(dtype=float), np.nan)
                                      for column in CUSTOMER_FEATURE_COLUMNS if column in self.snapshot.columns}
         self._top_category_values = _padded(self.top_category.to_numpy(dtype=object), np.nan)
+        self._snapshot_index = pd.Index(self.snapshot.index, dtype=object) if self.snapshot is not None else None
+        self._top_category_index = pd.Index(self.top_category.index, dtype=object)
 
     def features(self, candidates: pd.DataFrame) -> pd.DataFrame:
         """candidate_features of `candidates` (whose customers may be any subset of the history's)."""
@@ -424,7 +427,7 @@ class FeatureContext:
         frame["product_id"] = frame["product_id"].astype(str)
         category, price = self.category, self.price
         # position -1 (unknown product) takes the padding: NaN, as a left merge or map gives
-        product = self._products.get_indexer(frame["product_id"])
+        product = self._products.get_indexer(frame["product_id"].to_numpy(dtype=object))
         for column, values in self._item_values.items():
             frame[column] = values[product]
         # the dtype Series.map would give (str when every value is a string)
@@ -467,14 +470,15 @@ class FeatureContext:
             "customer_days_since_last": mine.groupby("customer_id")["_age"].min(),
         }).astype(float)  # float whichever customers the batch holds (the ranker reads floats anyway)
         frame = frame.merge(customer, left_on="customer_id", right_index=True, how="left")
-        snapshot_row = self.snapshot.index.get_indexer(frame["customer_id"]) if self.snapshot is not None else None
+        customer_ids = frame["customer_id"].to_numpy(dtype=object)
+        snapshot_row = self._snapshot_index.get_indexer(customer_ids) if self.snapshot is not None else None
         for column, values in self._snapshot_values.items():
             frame[f"snapshot_{column}"] = values[snapshot_row]
         for column in CUSTOMER_FEATURE_COLUMNS:  # a fixed layout whichever columns the snapshot has
             if f"snapshot_{column}" not in frame.columns:
                 frame[f"snapshot_{column}"] = np.nan
         if len(self.top_category):
-            customer_top = pd.Series(self._top_category_values[self.top_category.index.get_indexer(frame["customer_id"])],
+            customer_top = pd.Series(self._top_category_values[self._top_category_index.get_indexer(customer_ids)],
                                      index=frame.index, dtype=object)
         else:
             customer_top = pd.Series(np.nan, index=frame.index, dtype=object)
@@ -493,10 +497,10 @@ def _rows_by_customer(customer_ids: pd.Series):
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=len(names))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    index = pd.Index(names)
+    index = pd.Index(names, dtype=object)
 
     def rows(wanted) -> np.ndarray:
-        code = index.get_indexer(pd.Index(wanted))
+        code = index.get_indexer(pd.Index(wanted, dtype=object))
         code = np.sort(code[code >= 0])
         lengths = counts[code]
         offsets = np.repeat(starts[code] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
