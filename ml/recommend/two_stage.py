@@ -589,8 +589,9 @@ class TwoStageRecommender:
         return CandidateGenerator(self.per_source, recency_half_life_days=self.recency_half_life_days,
                                   event_weights=self.event_weights, random_state=self.random_state,
                                   num_threads=self.n_jobs,
-                                  # models pickled before warm-started refreshes refit iALS in full
-                                  als_refresh_iterations=getattr(self, "als_refresh_iterations", None))
+                                  # models pickled before the setting existed refresh as new ones do
+                                  als_refresh_iterations=getattr(self, "als_refresh_iterations",
+                                                                 DEFAULT_ALS_REFRESH_ITERATIONS))
 
     def _training_frame(self, interactions, products, customer_features, cutoff, rng) -> pd.DataFrame | None:
         """Labelled candidates of one past window, or None when it has no usable query."""
