@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import real_data
-from benchmarks.real_data import DATASETS, REPOSITORY_ROOT, SHARED_DATA
+from benchmarks.real_data import REPOSITORY_ROOT
 from benchmarks.results import RESULTS, write_section
 
 # 2 cores: BLAS threads on top of LightGBM's would oversubscribe them; set before numpy loads
@@ -196,19 +195,14 @@ def write_results(body: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--warehouse", action="append", default=[], metavar="DATASET=PATH",
-                        help="use (and update the ml models of) this warehouse instead of building one")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    real_data.add_dataset_arguments(
+        parser, warehouse_help="use (and update the ml models of) this warehouse instead of building one")
     args = parser.parse_args()
-    given = dict(item.split("=", 1) for item in args.warehouse)
-    if not SHARED_DATA.is_dir() and not given:
-        sys.exit(f"real datasets not found at {SHARED_DATA.resolve()}: they sit beside the developers' checkout")
+    warehouses = real_data.dataset_warehouses(args, WORK)
 
     lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), "
              "time-based holdout: fit on earlier as-of dates, scored on the latest labelled one, never seen in training.", ""]
-    for dataset in args.datasets:
-        warehouse = Path(given.get(dataset, WORK / dataset / "anticipate.duckdb"))
+    for dataset, warehouse in warehouses:
         started = time.perf_counter()
         build_warehouse(dataset, warehouse)
         print(f"{dataset}: warehouse built in {time.perf_counter() - started:.0f} s", flush=True)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import real_data
-from benchmarks.real_data import DATASETS, REPOSITORY_ROOT, SHARED_DATA
+from benchmarks.real_data import REPOSITORY_ROOT
 from benchmarks.results import RESULTS, write_section
 
 # 2 cores: BLAS threads on top of implicit's and LightGBM's would oversubscribe them; set before numpy loads
@@ -176,14 +175,10 @@ def two_stage_details(model, recommendations) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--warehouse", action="append", default=[], metavar="DATASET=PATH",
-                        help="use this warehouse instead of building one under benchmarks/work/recommender")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    real_data.add_dataset_arguments(
+        parser, warehouse_help="use this warehouse instead of building one under benchmarks/work/recommender")
     args = parser.parse_args()
-    given = dict(item.split("=", 1) for item in args.warehouse)
-    if not SHARED_DATA.is_dir() and not given:
-        sys.exit(f"real datasets not found at {SHARED_DATA.resolve()}: they sit beside the developers' checkout")
+    warehouses = real_data.dataset_warehouses(args, WORK)
 
     started_all = time.perf_counter()
     lines = [
@@ -195,8 +190,7 @@ def main() -> None:
         f"{K}. Purchases are not excluded from the lists: re-buying is most of what these shops see.",
         "",
     ]
-    for dataset in args.datasets:
-        warehouse = Path(given.get(dataset, WORK / dataset / "anticipate.duckdb"))
+    for dataset, warehouse in warehouses:
         started = time.perf_counter()
         build_warehouse(dataset, warehouse)
         print(f"{dataset}: warehouse built in {time.perf_counter() - started:.0f} s", flush=True)

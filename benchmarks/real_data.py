@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -11,6 +12,23 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPOSITORY_ROOT / ".." / "shared" / "data"
 DBT = str(Path(sys.executable).with_name("dbt"))
 DATASETS = ("online_retail", "ta_feng")
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser, *, warehouse_help: str) -> None:
+    """The options every real-data benchmark takes: --warehouse DATASET=PATH (repeatable), --datasets, --no-write."""
+    parser.add_argument("--warehouse", action="append", default=[], metavar="DATASET=PATH", help=warehouse_help)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+
+
+def dataset_warehouses(args: argparse.Namespace, work: Path) -> list[tuple[str, Path]]:
+    """Each dataset of `args.datasets`, in order, with its warehouse: the one given with --warehouse, else
+    `work`/<dataset>/anticipate.duckdb. Exits with a message when the real data is missing and no warehouse
+    was given, since nothing could be built."""
+    given = dict(item.split("=", 1) for item in args.warehouse)
+    if not SHARED_DATA.is_dir() and not given:
+        sys.exit(f"real datasets not found at {SHARED_DATA.resolve()}: they sit beside the developers' checkout")
+    return [(dataset, Path(given.get(dataset, work / dataset / "anticipate.duckdb"))) for dataset in args.datasets]
 
 
 def build_warehouse(dataset: str, warehouse: Path, selection: tuple[str, ...]) -> None:

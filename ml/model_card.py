@@ -28,7 +28,7 @@ import duckdb
 
 from ml.monitoring_runs import MONITORED_MODELS, table_exists
 from ml.registry import ModelRecord, champion, status_history
-from ml.report import HIGHER_IS_BETTER, LOWER_ABSOLUTE_IS_BETTER, LOWER_IS_BETTER
+from ml.report import CLOSER_TO_ZERO, HIGHER, LOWER, direction
 
 __all__ = [
     "write_model_card",
@@ -199,11 +199,12 @@ def compare_metric(metric: str, model_value: float | None, comparator_value: flo
     """
     if model_value is None or comparator_value is None or math.isnan(model_value) or math.isnan(comparator_value):
         return "n/a"
-    if metric in HIGHER_IS_BETTER:
+    better = direction(metric)
+    if better == HIGHER:
         advantage = model_value - comparator_value
-    elif metric in LOWER_IS_BETTER:
+    elif better == LOWER:
         advantage = comparator_value - model_value
-    elif metric in LOWER_ABSOLUTE_IS_BETTER:
+    elif better == CLOSER_TO_ZERO:
         advantage = abs(comparator_value) - abs(model_value)
     elif metric == "predicted_total" and actual_total is not None and not math.isnan(actual_total):
         advantage = abs(comparator_value - actual_total) - abs(model_value - actual_total)
@@ -215,12 +216,10 @@ def compare_metric(metric: str, model_value: float | None, comparator_value: flo
 
 
 def _direction(metric: str) -> str:
-    if metric in HIGHER_IS_BETTER:
-        return "higher is better"
-    if metric in LOWER_IS_BETTER:
-        return "lower is better"
-    if metric in LOWER_ABSOLUTE_IS_BETTER:
-        return "closer to 0 is better"
+    better = direction(metric)
+    if better is not None:
+        return f"{better} is better"
+    # a predicted total's target is the actual total, known only per card: not a direction ml.report can give
     if metric == "predicted_total":
         return "closer to the actual total is better"
     return "no direction"

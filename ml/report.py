@@ -30,8 +30,8 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from ml.metrics import calibration_table, lift_at_top, pr_auc, roc_auc
 
-__all__ = ["write_classifier_report", "write_regression_report", "HIGHER_IS_BETTER", "LOWER_IS_BETTER",
-           "LOWER_ABSOLUTE_IS_BETTER"]
+__all__ = ["write_classifier_report", "write_regression_report", "direction", "HIGHER", "LOWER", "CLOSER_TO_ZERO",
+           "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "LOWER_ABSOLUTE_IS_BETTER"]
 
 HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "f1", "lift_top10", "spearman",
                               # recommendation lists (catalogue coverage has no better direction: it is breadth)
@@ -40,6 +40,26 @@ HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "f1", "lift_top10", "spearman
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "rmse", "mae"})
 # a signed error: -5% and +5% are equally wrong
 LOWER_ABSOLUTE_IS_BETTER = frozenset({"aggregate_error"})
+
+# The directions `direction` returns; each reads "<direction> is better".
+HIGHER = "higher"
+LOWER = "lower"
+CLOSER_TO_ZERO = "closer to 0"
+
+
+def direction(metric: str) -> str | None:
+    """Which way `metric` improves: HIGHER, LOWER, CLOSER_TO_ZERO, or None when it has no better direction.
+
+    The one place the report's best-value marking and the model card's better/worse verdicts decide it.
+    """
+    if metric in HIGHER_IS_BETTER:
+        return HIGHER
+    if metric in LOWER_IS_BETTER:
+        return LOWER
+    if metric in LOWER_ABSOLUTE_IS_BETTER:
+        return CLOSER_TO_ZERO
+    return None
+
 
 INDEX_NAME = "index.html"
 # Marks a directory as one of these reports, so a rewrite never deletes a directory it did not write.
@@ -461,7 +481,7 @@ def _draw_metric_panels(figure, metrics: pd.DataFrame, columns: list[str], model
                           xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
         axes.set_xticks(positions, [_label(name) for name in names], rotation=30, ha="right", fontsize="small")
         axes.axhline(0, color="black", linewidth=0.6)
-        axes.set_title(f"{column} ({'higher' if column in HIGHER_IS_BETTER else 'lower'} is better)")
+        axes.set_title(f"{column} ({HIGHER if direction(column) == HIGHER else LOWER} is better)")
 
 
 def _numeric_row(metrics: pd.DataFrame, names, columns: list[str]) -> np.ndarray:
@@ -565,25 +585,23 @@ def _format_value(value) -> str:
 
 def _best_rows(column: pd.Series, name: str) -> set:
     """Candidates holding the best value of a metric column with a known direction (ties all best)."""
-    if name not in HIGHER_IS_BETTER | LOWER_IS_BETTER | LOWER_ABSOLUTE_IS_BETTER:
+    better = direction(name)
+    if better is None:
         return set()
     values = pd.to_numeric(column, errors="coerce").astype(float)
-    if name in LOWER_ABSOLUTE_IS_BETTER:
+    if better == CLOSER_TO_ZERO:
         values = values.abs()
     if values.isna().all():
         return set()
-    best = values.max() if name in HIGHER_IS_BETTER else values.min()
+    best = values.max() if better == HIGHER else values.min()
     return set(values.index[values == best])
 
 
+_DIRECTION_MARKS = {HIGHER: " ↑", LOWER: " ↓", CLOSER_TO_ZERO: " |↓|"}
+
+
 def _direction_mark(name: str) -> str:
-    if name in HIGHER_IS_BETTER:
-        return " ↑"
-    if name in LOWER_IS_BETTER:
-        return " ↓"
-    if name in LOWER_ABSOLUTE_IS_BETTER:
-        return " |↓|"
-    return ""
+    return _DIRECTION_MARKS.get(direction(name), "")
 
 
 def _metrics_table(metrics: pd.DataFrame, model_name) -> str:
@@ -608,11 +626,10 @@ def _metrics_table(metrics: pd.DataFrame, model_name) -> str:
 def _directions_note(columns) -> str:
     columns = [str(column) for column in columns]
     parts = []
-    for label, names in (("higher is better", HIGHER_IS_BETTER), ("lower is better", LOWER_IS_BETTER),
-                         ("closer to 0 is better", LOWER_ABSOLUTE_IS_BETTER)):
-        present = [column for column in columns if column in names]
+    for better in (HIGHER, LOWER, CLOSER_TO_ZERO):
+        present = [column for column in columns if direction(column) == better]
         if present:
-            parts.append(f"{label}: {', '.join(present)}")
+            parts.append(f"{better} is better: {', '.join(present)}")
     if not parts:
         return ""
     return f"<p class=\"note\">Bold marks the best candidate per metric ({html.escape('; '.join(parts))}).</p>"

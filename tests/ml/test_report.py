@@ -11,7 +11,7 @@ import pytest
 
 from ml.clv import clv_metrics
 from ml.metrics import best_f1_threshold, classification_metrics
-from ml.report import write_classifier_report, write_regression_report
+from ml.report import CLOSER_TO_ZERO, HIGHER, LOWER, direction, write_classifier_report, write_regression_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CLASSIFIER_CHARTS = {"roc.png", "precision_recall.png", "calibration.png", "lift.png", "metrics_vs_baselines.png",
@@ -175,6 +175,17 @@ def test_best_value_is_bold_in_the_metrics_direction(classifier_report, holdout)
     # no direction, no winner
     for column in ("samples", "positive_rate", "threshold"):
         assert not any(bold[(name, column)] for name in metrics.index), column
+
+
+@pytest.mark.parametrize(("metric", "expected"), [
+    ("roc_auc", HIGHER), ("lift_top10", HIGHER), ("spearman", HIGHER), ("ndcg_at_10", HIGHER),
+    ("brier", LOWER), ("log_loss", LOWER), ("rmse", LOWER),
+    ("aggregate_error", CLOSER_TO_ZERO),
+    # breadth and counts: neither end is better
+    ("coverage", None), ("samples", None), ("positive_rate", None),
+])
+def test_direction_says_which_way_each_metric_improves(metric, expected):
+    assert direction(metric) == expected
 
 
 def test_no_shap_chart_without_importance_and_no_pyplot_figures_left(holdout, tmp_path):
