@@ -426,8 +426,11 @@ class FeatureContext:
         frame["customer_id"] = frame["customer_id"].astype(str)
         frame["product_id"] = frame["product_id"].astype(str)
         category, price = self.category, self.price
-        # position -1 (unknown product) takes the padding: NaN, as a left merge or map gives
-        product = self._products.get_indexer(frame["product_id"].to_numpy(dtype=object))
+        # each distinct id looked up once: position -1 (unknown product) takes the padding, NaN, as a left
+        # merge or map gives
+        product_code, product_ids = pd.factorize(frame["product_id"].to_numpy(dtype=object))
+        product = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(frame) \
+            else np.array([], dtype=np.int64)
         for column, values in self._item_values.items():
             frame[column] = values[product]
         # the dtype Series.map would give (str when every value is a string)
@@ -439,46 +442,79 @@ class FeatureContext:
         else:
             frame["item_price_vs_category_median"] = np.nan
 
-        # customer x product features, from the candidate customers' history only
-        wanted = pd.unique(frame["customer_id"].to_numpy())
+        # customer x product features, from the candidate customers' history only. Keys are integer codes
+        # (customer: position among the batch's customers, product: position in the catalogue lookup), so
+        # looking up a million candidate rows costs array indexing, not a join on id strings.
+        frame_customer, wanted = pd.factorize(frame["customer_id"].to_numpy(dtype=object))
+        wanted = pd.Index(wanted, dtype=object)
         mine = self.history.iloc[self._history_rows(wanted)]
         occasions = self.occasions.iloc[self._occasion_rows(wanted)]
-        counts = mine.groupby(["customer_id", "product_id", "interaction_type"]).size().unstack(fill_value=0)
-        pairs = pd.DataFrame(index=counts.index)
-        pairs["pair_views"] = counts["view"] if "view" in counts.columns else 0
-        pairs["pair_carts"] = counts["cart"] if "cart" in counts.columns else 0
-        pairs["pair_purchases"] = occasions.groupby(["customer_id", "product_id"]).size()
-        pairs["pair_days_since_last"] = mine.groupby(["customer_id", "product_id"])["_age"].min()
-        pairs["pair_days_since_last_purchase"] = occasions.groupby(["customer_id", "product_id"])["_age"].min()
-        frame = frame.merge(pairs, left_on=["customer_id", "product_id"], right_index=True, how="left")
-        frame[["pair_views", "pair_carts", "pair_purchases"]] = frame[["pair_views", "pair_carts", "pair_purchases"]].fillna(0.0)
+        width = len(self._products) + 1  # the last code stands for a product outside the lookup
+        frame_pair = frame_customer.astype(np.int64) * width + np.where(product < 0, width - 1, product)
 
-        mine = mine.assign(_category=mine["product_id"].map(category).fillna("unknown"))
-        weight_by_category = mine.groupby(["customer_id", "_category"])["weight"].sum()
-        total = mine.groupby("customer_id")["weight"].sum()
-        share = (weight_by_category / total.reindex(weight_by_category.index.get_level_values(0)).to_numpy()).rename("pair_category_share")
-        frame = frame.merge(share, left_on=["customer_id", "item_category"], right_index=True, how="left")
-        frame["pair_category_share"] = frame["pair_category_share"].fillna(0.0)
+        def pair_codes(rows: pd.DataFrame) -> np.ndarray:
+            item = self._products.get_indexer(rows["product_id"].to_numpy(dtype=object))
+            return wanted.get_indexer(rows["customer_id"].to_numpy(dtype=object)).astype(np.int64) * width + \
+                np.where(item < 0, width - 1, item)
 
-        paid = occasions.assign(_price=occasions["product_id"].map(price)).groupby("customer_id")["_price"].median()
-        frame["pair_price_vs_customer_median"] = frame["item_price"] / frame["customer_id"].map(paid).astype(float)
+        def looked_up(values: pd.Series, keys: np.ndarray, missing=np.nan) -> np.ndarray:
+            """values (indexed by code) at keys, `missing` where a key has none."""
+            found = values.index.get_indexer(keys)
+            return np.where(found >= 0, values.to_numpy(dtype=float)[np.maximum(found, 0)], missing) if len(values) \
+                else np.full(len(keys), missing, dtype=float)
 
-        # customer features
-        customer = pd.DataFrame({
-            "customer_purchase_occasions": occasions.drop_duplicates(["customer_id", "interacted_at"]).groupby("customer_id").size(),
-            "customer_distinct_products": mine.groupby("customer_id")["product_id"].nunique(),
-            "customer_days_since_last": mine.groupby("customer_id")["_age"].min(),
-        }).astype(float)  # float whichever customers the batch holds (the ranker reads floats anyway)
-        frame = frame.merge(customer, left_on="customer_id", right_index=True, how="left")
-        customer_ids = frame["customer_id"].to_numpy(dtype=object)
-        snapshot_row = self._snapshot_index.get_indexer(customer_ids) if self.snapshot is not None else None
+        mine_pair, occasion_pair = pair_codes(mine), pair_codes(occasions)
+        # every pair statistic is indexed by the customer's history pairs (occasions are among them): each
+        # candidate row finds its pair once; -1 (never touched) takes the last slot, the value for none
+        pair_keys = np.unique(mine_pair)
+        at_pair = pd.Index(pair_keys).get_indexer(frame_pair)
+
+        def per_pair(values: pd.Series, missing=np.nan) -> np.ndarray:
+            dense = np.full(len(pair_keys) + 1, missing, dtype=float)
+            dense[np.searchsorted(pair_keys, values.index.to_numpy())] = values.to_numpy(dtype=float)
+            return dense[at_pair]
+
+        def per_customer(values: pd.Series, missing=np.nan) -> np.ndarray:
+            dense = np.full(len(wanted) + 1, missing, dtype=float)
+            dense[values.index.to_numpy()] = values.to_numpy(dtype=float)
+            return dense[frame_customer]
+
+        kind = mine["interaction_type"].to_numpy(dtype=object)
+        frame["pair_views"] = per_pair(pd.Series(mine_pair[kind == "view"]).value_counts(), 0.0)
+        frame["pair_carts"] = per_pair(pd.Series(mine_pair[kind == "cart"]).value_counts(), 0.0)
+        frame["pair_purchases"] = per_pair(pd.Series(occasion_pair).value_counts(), 0.0)
+        frame["pair_days_since_last"] = per_pair(mine["_age"].groupby(mine_pair).min())
+        frame["pair_days_since_last_purchase"] = per_pair(occasions["_age"].groupby(occasion_pair).min())
+
+        mine_customer = wanted.get_indexer(mine["customer_id"].to_numpy(dtype=object))
+        mine_category = mine["product_id"].map(category).fillna("unknown").to_numpy(dtype=object)
+        categories = pd.Index(pd.unique(mine_category), dtype=object)
+        category_pair = mine_customer.astype(np.int64) * max(len(categories), 1) + categories.get_indexer(mine_category)
+        weight_by_category = mine["weight"].groupby(category_pair).sum()
+        total = mine["weight"].groupby(mine_customer).sum()
+        share = weight_by_category / total.reindex(weight_by_category.index // max(len(categories), 1)).to_numpy()
+        frame_category = categories.get_indexer(pd.Index(self._category_values, dtype=object))[product]
+        frame["pair_category_share"] = np.where(
+            frame_category >= 0, looked_up(share, frame_customer.astype(np.int64) * max(len(categories), 1)
+                                           + np.maximum(frame_category, 0), 0.0), 0.0)
+
+        occasion_customer = wanted.get_indexer(occasions["customer_id"].to_numpy(dtype=object))
+        paid = occasions["product_id"].map(price).astype(float).groupby(occasion_customer).median()
+        frame["pair_price_vs_customer_median"] = frame["item_price"] / per_customer(paid)
+
+        # customer features (float whichever customers the batch holds: the ranker reads floats anyway)
+        first_occasions = ~occasions.duplicated(["customer_id", "interacted_at"]).to_numpy()
+        frame["customer_purchase_occasions"] = per_customer(pd.Series(occasion_customer[first_occasions]).value_counts())
+        frame["customer_distinct_products"] = per_customer(mine["product_id"].groupby(mine_customer).nunique())
+        frame["customer_days_since_last"] = per_customer(mine["_age"].groupby(mine_customer).min())
+        snapshot_row = self._snapshot_index.get_indexer(wanted)[frame_customer] if self.snapshot is not None else None
         for column, values in self._snapshot_values.items():
             frame[f"snapshot_{column}"] = values[snapshot_row]
         for column in CUSTOMER_FEATURE_COLUMNS:  # a fixed layout whichever columns the snapshot has
             if f"snapshot_{column}" not in frame.columns:
                 frame[f"snapshot_{column}"] = np.nan
         if len(self.top_category):
-            customer_top = pd.Series(self._top_category_values[self._top_category_index.get_indexer(customer_ids)],
+            customer_top = pd.Series(self._top_category_values[self._top_category_index.get_indexer(wanted)[frame_customer]],
                                      index=frame.index, dtype=object)
         else:
             customer_top = pd.Series(np.nan, index=frame.index, dtype=object)
