@@ -825,7 +825,8 @@ class TwoStageRecommender:
 
         Customers are scored `batch_size` at a time, so memory stays at one batch's candidates and features
         whatever the number of customers. With `n_jobs` > 1 the batches are scored by that many forked worker
-        processes, which share the fitted model with this one (copy-on-write) instead of loading a copy each;
+        processes, each taking batch_size / n_jobs customers at a time, which share the fitted model with this
+        one (copy-on-write) instead of loading a copy each;
         where fork is unavailable (Windows) they run here one after the other. The result depends on neither
         the batch size nor n_jobs."""
         _check_positive_int(k, "k")
@@ -848,11 +849,14 @@ class TwoStageRecommender:
             {"customer_id": "str", "rank": "int64", "product_id": "str", "score": "float64", "reason": "str"})
 
     def _score_batches(self, ids: list[str], k: int, exclude, batch_size: int, n_jobs: int) -> list[pd.DataFrame]:
-        starts = range(0, len(ids), batch_size)
         shared: dict = {}  # what every batch reuses (feature context, similarity lookups), built on first need
-        workers = min(n_jobs, len(starts))
-        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-            return [self._recommend_batch(ids[start:start + batch_size], k, exclude, shared) for start in starts]
+        workers = min(n_jobs, -(-len(ids) // batch_size)) if "fork" in multiprocessing.get_all_start_methods() else 1
+        if workers < 2:
+            return [self._recommend_batch(ids[start:start + batch_size], k, exclude, shared)
+                    for start in range(0, len(ids), batch_size)]
+        # the workers' batches together hold batch_size customers, so memory does not grow with n_jobs
+        batch_size = max(1, batch_size // workers)
+        starts = range(0, len(ids), batch_size)
         # built once here, before the fork, so that the workers inherit them instead of each building its own
         self._warm_shared(shared)
         global _FORKED_SCORING
