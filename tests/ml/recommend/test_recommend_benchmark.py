@@ -17,7 +17,8 @@ def _arguments(*argv: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_each_dataset_gets_its_given_warehouse_or_one_under_the_work_folder(tmp_path):
+def test_each_dataset_gets_its_given_warehouse_or_one_under_the_work_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(real_data, "SHARED_DATA", tmp_path)  # present, whether or not ../shared is beside the clone
     everything = real_data.dataset_warehouses(_arguments(), tmp_path)
     assert everything == [(dataset, tmp_path / dataset / "anticipate.duckdb") for dataset in real_data.DATASETS]
     arguments = _arguments("--datasets", "ta_feng", "online_retail", "--warehouse", "online_retail=/tmp/a=b.duckdb")
