@@ -401,8 +401,9 @@ def render(measurements: list[Measurement], *, customers: int, products: int, se
         "|---|---:|---:|---:|---:|---:|",
     ]
     for m in measurements:
+        total = f"{m.peak_total_mib:,.0f}" if m.peak_total_mib else "not sampled"  # measured before sampling existed
         lines.append(f"| {descriptions[m.stage]} | {m.seconds:.1f} | {m.cpu_seconds:.1f} | {m.peak_mib:,.0f} | "
-                     f"{m.peak_total_mib:,.0f} | {m.load_average:.1f} |")
+                     f"{total} | {m.load_average:.1f} |")
     lines.append("")
     if customers >= TARGET_CUSTOMERS and products >= TARGET_PRODUCTS:
         lines.append(
