@@ -489,13 +489,14 @@ class FeatureContext:
         mine_customer = wanted.get_indexer(mine["customer_id"].to_numpy(dtype=object))
         mine_category = mine["product_id"].map(category).fillna("unknown").to_numpy(dtype=object)
         categories = pd.Index(pd.unique(mine_category), dtype=object)
-        category_pair = mine_customer.astype(np.int64) * max(len(categories), 1) + categories.get_indexer(mine_category)
+        category_width = max(len(categories), 1)
+        category_pair = mine_customer.astype(np.int64) * category_width + categories.get_indexer(mine_category)
         weight_by_category = mine["weight"].groupby(category_pair).sum()
         total = mine["weight"].groupby(mine_customer).sum()
-        share = weight_by_category / total.reindex(weight_by_category.index // max(len(categories), 1)).to_numpy()
+        share = weight_by_category / total.reindex(weight_by_category.index // category_width).to_numpy()
         frame_category = categories.get_indexer(pd.Index(self._category_values, dtype=object))[product]
         frame["pair_category_share"] = np.where(
-            frame_category >= 0, looked_up(share, frame_customer.astype(np.int64) * max(len(categories), 1)
+            frame_category >= 0, looked_up(share, frame_customer.astype(np.int64) * category_width
                                            + np.maximum(frame_category, 0), 0.0), 0.0)
 
         occasion_customer = wanted.get_indexer(occasions["customer_id"].to_numpy(dtype=object))
@@ -869,12 +870,29 @@ class TwoStageRecommender:
             _FORKED_SCORING = None
 
     def _warm_shared(self, shared: dict) -> None:
-        shared["features"] = FeatureContext(self.interactions_, products=self.products_,
-                                            customer_features=self.customer_features_, as_of=self.as_of_)
-        shared["names"] = self._product_names()
+        self._feature_context(shared)
+        self._shared_names(shared)
         knn = self.generator_.sources_.get("item_knn")
         if knn is not None:
+            self._knn_lookup(shared, knn)
+
+    # what every batch of a call reuses, built on first need (or by _warm_shared before forking)
+    def _feature_context(self, shared: dict) -> FeatureContext:
+        if "features" not in shared:
+            shared["features"] = FeatureContext(self.interactions_, products=self.products_,
+                                                customer_features=self.customer_features_, as_of=self.as_of_)
+        return shared["features"]
+
+    def _shared_names(self, shared: dict) -> pd.Series:
+        if "names" not in shared:
+            shared["names"] = self._product_names()
+        return shared["names"]
+
+    @staticmethod
+    def _knn_lookup(shared: dict, knn: ItemKNN) -> "_SimilarityLookup":
+        if "knn_lookup" not in shared:
             shared["knn_lookup"] = _SimilarityLookup(knn.similarity_)
+        return shared["knn_lookup"]
 
     def _recommend_batch(self, ids: list[str], k: int, exclude: pd.DataFrame | None, shared: dict) -> pd.DataFrame:
         """Top-k of one batch in customer order; products filled from popularity carry their popularity rank in
@@ -888,10 +906,7 @@ class TwoStageRecommender:
             # models pickled before max_candidates existed were trained on every candidate
             candidates = cap_candidates(self.generator_.generate(known, exclude=exclude),
                                         getattr(self, "max_candidates", None))
-            if "features" not in shared:
-                shared["features"] = FeatureContext(self.interactions_, products=self.products_,
-                                                    customer_features=self.customer_features_, as_of=self.as_of_)
-            features = shared["features"].features(candidates)
+            features = self._feature_context(shared).features(candidates)
             score = self._rank(features)
             # each customer's k best by score (ties: candidate order), sorted on integer codes, not id strings
             customer = pd.factorize(features["customer_id"])[0]
@@ -934,9 +949,7 @@ class TwoStageRecommender:
         shared = {} if shared is None else shared
         ranks = top[[f"{source}_rank" for source in SOURCES]].to_numpy(dtype=float)
         strongest = np.array(SOURCES, dtype=object)[np.argmin(np.where(np.isnan(ranks), np.inf, ranks), axis=1)]
-        if "names" not in shared:
-            shared["names"] = self._product_names()
-        names = shared["names"]
+        names = self._shared_names(shared)
         reasons = np.array([REASON_TEXT.get(source, "") for source in strongest], dtype=object)
         customers, products = top["customer_id"].to_numpy(dtype=object), top["product_id"].to_numpy(dtype=object)
         category = strongest == "category"
@@ -947,9 +960,7 @@ class TwoStageRecommender:
         knn = self.generator_.sources_.get("item_knn")
         by_knn = strongest == "item_knn"
         if by_knn.any() and knn is not None:
-            if "knn_lookup" not in shared:
-                shared["knn_lookup"] = _SimilarityLookup(knn.similarity_)
-            anchors = _knn_anchors(knn, shared["knn_lookup"], customers[by_knn], products[by_knn])
+            anchors = _knn_anchors(knn, self._knn_lookup(shared, knn), customers[by_knn], products[by_knn])
             reasons[by_knn] = [f"often bought with {names.get(a, a)}" if a else "often bought together" for a in anchors]
         new = strongest == "new_product"
         if new.any():
