@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from anticipate.ingest.errors import FileError
@@ -359,7 +361,7 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
     row_number = 0
     try:
         for records in _json_line_blocks(staged.path, encoding):
-            chunk = pa.table({"line": pa.array(records, type=pa.large_string()),
+            chunk = pa.table({"line": records,
                               "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
             con.register("_ingest_chunk", chunk)
             try:
@@ -430,10 +432,10 @@ def _insert_json_block(con, table: str, keys: list[str], block: str) -> None:
 
 
 def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
-    """Non-blank lines, without their line break, in lists of about `block_chars` characters.
+    """Non-blank lines, without their line break, as Arrow string arrays of about `block_chars` characters.
 
-    Universal newlines (\\n, \\r\\n, \\r) end a line, as when iterating a text file; splitting a large
-    block in C is much faster than reading line by line.
+    Universal newlines (\\n, \\r\\n, \\r) end a line, as when iterating a text file (the text reader turns
+    each into \\n); a block is split in Arrow, so no Python string is made per line.
     """
     with path.open("r", encoding=encoding, errors="strict", newline=None) as handle:
         carry = ""
@@ -441,13 +443,29 @@ def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
             block = handle.read(block_chars)
             if not block:
                 break
-            pieces = (carry + block).split("\n")
-            carry = pieces.pop()
-            records = list(filter(str.strip, pieces))  # a blank line is no record
-            if records:
-                yield records
+            text = carry + block
+            last_break = text.rfind("\n")
+            if last_break < 0:
+                carry = text
+                continue
+            carry = text[last_break + 1:]
+            lines = _non_blank_lines(text[:last_break])
+            if len(lines):
+                yield lines
         if carry.strip():
-            yield [carry]
+            yield pa.array([carry], pa.large_string())
+
+
+def _non_blank_lines(text: str) -> pa.Array:
+    """The lines of `text` (split at \\n) that hold more than whitespace, as Python's str.strip sees it."""
+    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
+    # A line starting with a printable ASCII character other than space is not blank (nearly every JSON
+    # line starts with '{'); only the others are checked in Python, whose idea of whitespace is the rule.
+    first = pc.utf8_slice_codeunits(lines, 0, 1)
+    keep = pc.and_(pc.greater_equal(first, "!"), pc.less_equal(first, "~")).to_numpy(zero_copy_only=False).copy()
+    for index in np.flatnonzero(~keep):
+        keep[index] = bool(lines[int(index)].as_py().strip())
+    return lines if keep.all() else lines.filter(pa.array(keep))
 
 
 def _json_path(key: str) -> str:

@@ -47,9 +47,20 @@ def _shown(text_sql: str) -> str:
 def trimmed_or_null(text_sql: str) -> str:
     """`nullif(trim(text), '')`, cheaper: most values start and end with a printable ASCII character,
     which trim would keep, so only the others are trimmed."""
-    return (f"case when {text_sql} = '' then null "
-            f"when ascii({text_sql}) between 33 and 126 and ascii(right({text_sql}, 1)) between 33 and 126 then {text_sql} "
-            f"else nullif(trim({text_sql}), '') end")
+    # '' has no first character (ascii 0): it takes the trim branch, which makes it NULL.
+    return (f"case when ascii({text_sql}) between 33 and 126 and ascii(right({text_sql}, 1)) between 33 and 126 "
+            f"then {text_sql} else nullif(trim({text_sql}), '') end")
+
+
+def unless_blank(text_sql: str) -> str:
+    """`case when nullif(trim(text), '') is null then null else text end`, cheaper: a value starting with a
+    printable ASCII character is not blank, and only the others are trimmed (into a throw-away string).
+    One condition, whose `and` trims only rows the first test leaves open: the cheapest form measured."""
+    return f"case when ascii({text_sql}) not between 33 and 126 and trim({text_sql}) = '' then null else {text_sql} end"
+
+
+#: Kinds whose value is stored as written: only whether it is blank matters, never its trimmed text.
+VERBATIM_KINDS = ("id", "string")
 
 
 def _naive_to_utc(timestamp_sql: str, timezone: str) -> str:
@@ -66,7 +77,7 @@ def parse_sql(column: Column, text: str, dialect: SourceMapping, value: str | No
     """
     value = value or f"nullif(trim({text}), '')"
     kind = column.kind
-    if kind in ("id", "string"):
+    if kind in VERBATIM_KINDS:
         return f"case when {value} is null then null else {text} end"
     if kind == "code":
         return f"lower({value})"
@@ -182,10 +193,17 @@ def create_checked_table(con: duckdb.DuckDBPyConnection, table: str, normalized:
             outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
             continue
         texts.append(f"{value_map_sql(ident(column.name), dialect.values.get(column.name, {}))} as {text}")
-        inner += [text, value, f"{parse_sql(column, text, dialect, value)} as {parsed}"]
+        if column.kind in VERBATIM_KINDS:
+            # Stored as written: the value need only say whether the text is blank, so it is the text (NULL
+            # when blank), which is also the parsed value; no trimmed copy of every value is made.
+            inner += [text, f"{value} as {parsed}"]
+            trimmed.append(f"{unless_blank(text)} as {value}")
+            reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required, parsed)
+        else:
+            inner += [text, value, f"{parse_sql(column, text, dialect, value)} as {parsed}"]
+            trimmed.append(f"{trimmed_or_null(text)} as {value}")
+            reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required, value)
         outer.append(f"{outputs.get(column.name, parsed)} as {ident(column.name)}")
-        reasons += reason_sqls(column, text, parsed, dialect, now_sql, column.name in required, value)
-        trimmed.append(f"{trimmed_or_null(text)} as {value}")
     source = normalized
     if any("_line_position" in expression for expression in outputs.values()):
         # A narrow table: a window over the wide rows would carry every column through the sort.

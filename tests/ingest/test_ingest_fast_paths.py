@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from anticipate.ingest import ingest
 from anticipate.ingest import readers
 from anticipate.ingest.readers import _json_line_blocks
-from anticipate.ingest.validate import ISO_OFFSET, ISO_TIMESTAMP, ISO_TIMESTAMP_WITH_OFFSET, trimmed_or_null
+from anticipate.ingest.validate import ISO_OFFSET, ISO_TIMESTAMP, ISO_TIMESTAMP_WITH_OFFSET, trimmed_or_null, unless_blank
 
 # Pieces that stress line splitting: every line break Python's universal newlines know, blank and
 # whitespace-only lines, and characters str.splitlines would (wrongly, for JSON Lines) split on.
-LINE_PIECES = st.sampled_from(["\n", "\r\n", "\r", " ", "\t", "{\"a\": 1}", "x", "\u2028", "\x0c", "\u00e9", "\u3000", ""])
+LINE_PIECES = st.sampled_from(["\n", "\r\n", "\r", " ", "\t", "{\"a\": 1}", "x", "\u2028", "\x0c", "\x1c", "\x85", "\u00e9", "\u3000", ""])
 TEXT_PIECES = st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000", "\u2003", "\u200b", "a", "~", "!", "\u00e9", "e\u0301", ""])
 
 
@@ -31,8 +31,8 @@ def test_json_lines_read_in_blocks_are_the_non_blank_lines_of_the_file(tmp_path_
 
     blocks = list(_json_line_blocks(path, "utf-8-sig", block_chars=block_chars))
 
-    assert [line for block in blocks for line in block] == expected
-    assert all(blocks)  # no empty block is handed to DuckDB
+    assert [line for block in blocks for line in block.to_pylist()] == expected
+    assert all(len(block) for block in blocks)  # no empty block is handed to DuckDB
 
 
 @settings(max_examples=100, deadline=None)
@@ -41,6 +41,17 @@ def test_cheap_trim_equals_duckdb_trim_then_empty_as_null(values):
     differing = _memory_connection().execute(
         f"select text from (select unnest(?::varchar[]) as text) "
         f"where nullif(trim(text), '') is distinct from ({trimmed_or_null('text')})", [values]).fetchall()
+    assert differing == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.lists(TEXT_PIECES, max_size=5).map("".join)), min_size=1, max_size=50))
+def test_cheap_blank_test_keeps_the_text_as_written_unless_trim_leaves_nothing(values):
+    # Ids and strings are stored untrimmed; only a blank value (NULL, '' or whitespace) becomes NULL.
+    differing = _memory_connection().execute(
+        f"select text from (select unnest(?::varchar[]) as text) "
+        f"where (case when nullif(trim(text), '') is null then null else text end) is distinct from ({unless_blank('text')})",
+        [values]).fetchall()
     assert differing == []
 
 
