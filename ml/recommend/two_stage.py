@@ -44,6 +44,7 @@ from ml.recommend.baselines import (
     PreparedInteractions,
     _check_positive_int,
     _ranks,
+    first_k,
     prepare_interactions,
 )
 from ml.recommend.cold_start import NewProductRecommender, SegmentPopularity
@@ -62,6 +63,8 @@ __all__ = [
 #: Customers scored at once by TwoStageRecommender.recommend: bounds memory (about 100 candidates of ~60 features
 #: per customer) whatever the number of customers.
 DEFAULT_BATCH_SIZE = 20_000
+#: Candidate rows the ranker predicts at once (a 65,536 x ~55 float block is about 28 MB).
+RANKER_ROWS_PER_BLOCK = 1 << 16
 #: Rounds without NDCG@10 improvement on the held-out latest window before the ranker stops adding trees.
 DEFAULT_EARLY_STOPPING_ROUNDS = 30
 #: iALS sweeps of a daily refresh, started from the previous factors (a full fit runs 15 from random values).
@@ -122,33 +125,55 @@ def merge_candidates(proposals: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def _merge_coded(names: list[str], customer_code, customer_names, product_code, product_names, rank, score,
                  origin) -> pd.DataFrame:
     """merge_candidates of proposals given as codes whose order is the names' string order."""
-    pair = customer_code * max(len(product_names), 1) + product_code
-    # a source listing a product twice for one customer keeps its best rank
-    order = np.lexsort((rank, origin, pair))
-    pair, origin, rank, score = pair[order], origin[order], rank[order], score[order]
-    first = np.r_[True, (pair[1:] != pair[:-1]) | (origin[1:] != origin[:-1])] if len(pair) else np.array([], dtype=bool)
-    pair, origin, rank, score = pair[first], origin[first], rank[first], score[first]
-    pairs, row = np.unique(pair, return_inverse=True)
+    return _merge_coded_rows(names, customer_code, customer_names, product_code, product_names, rank, score, origin)[0]
+
+
+def _merge_coded_rows(names: list[str], customer_code, customer_names, product_code, product_names, rank, score,
+                      origin) -> tuple[pd.DataFrame, tuple]:
+    """_merge_coded, and the merged rows as codes for FeatureContext.features: (customer code per row, customer
+    ids by code, product code per row, product ids by code)."""
     width = max(len(product_names), 1)
-    merged = pd.DataFrame({
-        "customer_id": pd.array(customer_names[pairs // width], dtype="str"),
-        "product_id": pd.array(product_names[pairs % width], dtype="str"),
-    })
-    present = np.zeros((len(pairs), len(names)), dtype=bool)
-    present[row, origin] = True
+    pair = customer_code.astype(np.int64) * width + product_code
+    origin = np.asarray(origin, dtype=np.int64)
+    # each entry's row among the distinct pairs (sorting pairs alone is cheap: every source lists its
+    # customers in order), then every (source, row) cell finds its entry without sorting the entries
+    pairs, row = np.unique(pair, return_inverse=True)
+    entry = np.full((len(names), len(pairs)), -1, dtype=np.int64)
+    entry[origin, row] = np.arange(len(pair))
+    if int((entry >= 0).sum()) != len(pair):
+        # a source listing a product twice for one customer keeps its best rank
+        order = np.lexsort((rank, origin, pair))
+        first = np.r_[True, (pair[order][1:] != pair[order][:-1]) | (origin[order][1:] != origin[order][:-1])]
+        best = order[first]
+        entry = np.full((len(names), len(pairs)), -1, dtype=np.int64)
+        entry[origin[best], row[best]] = best
+    present = entry >= 0
+    # the id strings of the distinct customers and products, taken by code (no per-row string conversion)
+    columns = {
+        "customer_id": pd.array(np.asarray(customer_names, dtype=object), dtype="str").take(pairs // width),
+        "product_id": pd.array(np.asarray(product_names, dtype=object), dtype="str").take(pairs % width),
+    }
+    score, rank = np.asarray(score, dtype=float), np.asarray(rank, dtype=float)
     for number, source in enumerate(names):
-        for value, values in (("score", score), ("rank", rank)):
-            column = np.full(len(pairs), np.nan)
-            mine = origin == number
-            column[row[mine]] = values[mine]
-            merged[f"{source}_{value}"] = column
-    merged["n_sources"] = present.sum(axis=1).astype(int)
+        found = entry[number]
+        columns[f"{source}_score"] = np.where(present[number], score[np.maximum(found, 0)], np.nan) if len(score) \
+            else np.full(len(pairs), np.nan)
+        columns[f"{source}_rank"] = np.where(present[number], rank[np.maximum(found, 0)], np.nan) if len(rank) \
+            else np.full(len(pairs), np.nan)
+    columns["n_sources"] = present.sum(axis=0).astype(np.int64)
     # the "+"-joined names of every combination of sources, looked up by bit pattern
-    bits = present.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
-    patterns, inverse = np.unique(bits, return_inverse=True)
+    bits = (present.astype(np.int64) * (1 << np.arange(len(names), dtype=np.int64))[:, None]).sum(axis=0)
+    if len(names) <= 16:
+        seen = np.flatnonzero(np.bincount(bits, minlength=1 << len(names)))
+        lookup = np.zeros(1 << len(names), dtype=np.int64)
+        lookup[seen] = np.arange(len(seen))
+        patterns, inverse = seen, lookup[bits]
+    else:
+        patterns, inverse = np.unique(bits, return_inverse=True)
     labels = np.array(["+".join(name for n, name in enumerate(names) if pattern >> n & 1) for pattern in patterns], dtype=object)
-    merged["sources"] = pd.array(labels[inverse] if len(labels) else np.array([], dtype=object), dtype="str")
-    return merged
+    columns["sources"] = pd.array(labels, dtype="str").take(np.asarray(inverse, dtype=np.int64))
+    # copy=False: one block per column, not a copy of all of them into one (which nothing here needs)
+    return pd.DataFrame(columns, copy=False), (pairs // width, customer_names, pairs % width, product_names)
 
 
 def cap_candidates(candidates: pd.DataFrame, max_candidates: int | None) -> pd.DataFrame:
@@ -277,12 +302,17 @@ class CandidateGenerator:
 
     def generate(self, customer_ids: Sequence, *, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
         """Merged candidates of `customer_ids` (see merge_candidates), every source's columns present."""
+        return self._generate_coded(customer_ids, exclude=exclude)[0]
+
+    def _generate_coded(self, customer_ids: Sequence, *, exclude: pd.DataFrame | None = None) -> tuple[pd.DataFrame, tuple | None]:
+        """generate, and its rows as codes (see _merge_coded_rows) when the sources share one catalogue (else None)."""
         if not hasattr(self, "sources_"):
             raise ValueError("CandidateGenerator is not fitted; call fit first")
         ids = list(dict.fromkeys(str(c) for c in customer_ids))
         items = next(iter(self.sources_.values())).item_index_
+        codes = None
         if all(model.item_index_.equals(items) for model in self.sources_.values()):
-            merged = self._merge_entries(ids, items, exclude)
+            merged, codes = self._merge_entries(ids, items, exclude)
         else:
             proposals = {source: model.recommend(ids, self.counts_[source], exclude=exclude)
                          for source, model in self.sources_.items()}
@@ -291,10 +321,10 @@ class CandidateGenerator:
             for value in ("score", "rank"):
                 if f"{source}_{value}" not in merged.columns:
                     merged[f"{source}_{value}"] = np.nan
-        return merged
+        return merged, codes
 
 
-    def _merge_entries(self, ids: list[str], items: pd.Index, exclude) -> pd.DataFrame:
+    def _merge_entries(self, ids: list[str], items: pd.Index, exclude) -> tuple[pd.DataFrame, tuple]:
         """merge_candidates of every source's lists, kept as item numbers of the shared catalogue instead of
         strings until the end (the same frame, without converting millions of ids back and forth)."""
         positions, item_numbers, ranks, scores, origins = [], [], [], [], []
@@ -309,7 +339,7 @@ class CandidateGenerator:
         item_order = np.argsort(item_names, kind="stable")
         item_rank = np.empty(len(item_names), dtype=np.int64)
         item_rank[item_order] = np.arange(len(item_names))
-        return _merge_coded(list(self.sources_), customer_rank[np.concatenate(positions)],
+        return _merge_coded_rows(list(self.sources_), customer_rank[np.concatenate(positions)],
                             np.asarray(ids, dtype=object)[customer_order], item_rank[np.concatenate(item_numbers)],
                             item_names[item_order], np.concatenate(ranks), np.concatenate(scores), np.concatenate(origins))
 
@@ -358,8 +388,11 @@ class FeatureContext:
             history = with_weights(history)
         age = _days(as_of, history["interacted_at"])
         history = history.assign(_age=age.to_numpy())
-        purchases = history[history["interaction_type"] == "purchase"]
-        occasions = purchases.drop_duplicates(["customer_id", "product_id", "interacted_at"])
+        purchase_rows = np.flatnonzero((history["interaction_type"] == "purchase").to_numpy(dtype=bool))
+        purchases = history.iloc[purchase_rows]
+        # drop_duplicates, keeping the rows' positions in the history
+        first_line = ~purchases.duplicated(["customer_id", "product_id", "interacted_at"]).to_numpy()
+        occasions, occasion_rows = purchases[first_line], purchase_rows[first_line]
 
         # item features
         def buyers(max_age: float, min_age: float = 0.0) -> pd.Series:
@@ -402,7 +435,9 @@ class FeatureContext:
         self.history = history
         self.occasions = occasions
         self._history_rows = _rows_by_customer(history["customer_id"])
-        self._occasion_rows = _rows_by_customer(occasions["customer_id"])
+        # coded like the history's customers: no second pass over the id strings
+        self._occasion_rows = _rows_by_customer(occasions["customer_id"], coded=(
+            self._history_rows.codes[occasion_rows], self._history_rows.index))
 
         self.snapshot = None
         self.top_category = pd.Series(dtype=object)
@@ -420,54 +455,113 @@ class FeatureContext:
         self._snapshot_index = pd.Index(self.snapshot.index, dtype=object) if self.snapshot is not None else None
         self._top_category_index = pd.Index(self.top_category.index, dtype=object)
 
-    def features(self, candidates: pd.DataFrame) -> pd.DataFrame:
-        """candidate_features of `candidates` (whose customers may be any subset of the history's)."""
-        frame = candidates.copy()
+        # the history as integer arrays, looked up once here instead of by id string in every batch: customers
+        # by their code in _history_rows, products by position in the lookup (-1 outside it) and by a code of
+        # their own (distinct products), categories by a code shared by history, catalogue and snapshot
+        known_categories = self.category.dropna().to_numpy(dtype=object)
+        self._category_vocabulary = pd.Index(pd.unique(np.append(known_categories, np.array(["unknown"], dtype=object))),
+                                             dtype=object)
+        self._category_codes = self._category_vocabulary.get_indexer(pd.Index(self._category_values[:-1], dtype=object))
+        self._category_codes = _padded(np.where(pd.isna(self._category_values[:-1]), -1, self._category_codes), -1)
+        self._top_category_codes = _padded(np.where(
+            pd.isna(self._top_category_values[:-1]), -1,
+            self._category_vocabulary.get_indexer(pd.Index(self._top_category_values[:-1], dtype=object))), -1)
+        # each distinct product id looked up once
+        product_code, product_ids = pd.factorize(history["product_id"].array)
+        history_item = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(history) \
+            else np.array([], dtype=np.int64)
+        kind = history["interaction_type"]
+        self._history = {
+            "customer": self._history_rows.codes, "item": history_item, "product": product_code,
+            "view": (kind == "view").to_numpy(dtype=bool), "cart": (kind == "cart").to_numpy(dtype=bool),
+            "age": history["_age"].to_numpy(dtype=float), "weight": history["weight"].to_numpy(dtype=float),
+            # the category each row counts under in category shares: the catalogue's, "unknown" without one
+            "category": np.where(history_item >= 0, self._category_codes[history_item], -1),
+        }
+        unknown = self._category_vocabulary.get_loc("unknown")
+        self._history["category"] = np.where(self._history["category"] < 0, unknown, self._history["category"])
+        occasion_item = history_item[occasion_rows]
+        self._occasions = {
+            "customer": self._history_rows.codes[occasion_rows],
+            "item": occasion_item, "age": occasions["_age"].to_numpy(dtype=float),
+            "price": self._price_values[occasion_item],
+            # a customer's first line of each purchase moment (rows of other customers never share the key)
+            "first": ~occasions.duplicated(["customer_id", "interacted_at"]).to_numpy(),
+        }
+
+    def features(self, candidates: pd.DataFrame, *, codes=None) -> pd.DataFrame:
+        """candidate_features of `candidates` (whose customers may be any subset of the history's).
+
+        `codes` (customer code per row, customer ids by code, product code per row, product ids by code), when
+        the caller has the rows' ids as codes already, spares hashing a million id strings twice."""
+        frame = candidates.copy(deep=False)  # copy-on-write: the caller's frame is never changed
         frame["customer_id"] = frame["customer_id"].astype(str)
         frame["product_id"] = frame["product_id"].astype(str)
-        category, price = self.category, self.price
         # each distinct id looked up once: position -1 (unknown product) takes the padding, NaN, as a left
         # merge or map gives
-        product_code, product_ids = pd.factorize(frame["product_id"].to_numpy(dtype=object))
-        product = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(frame) \
-            else np.array([], dtype=np.int64)
-        for column, values in self._item_values.items():
-            frame[column] = values[product]
-        # the dtype Series.map would give (str when every value is a string)
-        frame["item_category"] = pd.Series(self._category_values[product], index=frame.index, dtype=object).infer_objects()
-        frame["item_price"] = self._price_values[product]
-        frame["item_log_price"] = np.log1p(frame["item_price"].clip(lower=0))
-        if self.category_medians is not None:
-            frame["item_price_vs_category_median"] = frame["item_price"].to_numpy() / self._median_values[product]
+        if codes is not None:
+            customer_code, customer_names, product_code, product_names = codes
+            product = self._products.get_indexer(pd.Index(np.asarray(product_names, dtype=object), dtype=object))[product_code] \
+                if len(frame) else np.array([], dtype=np.int64)
+            frame_customer, first_code = pd.factorize(np.asarray(customer_code, dtype=np.int64))
+            wanted = pd.Index(np.asarray(customer_names, dtype=object)[first_code], dtype=object)
         else:
-            frame["item_price_vs_category_median"] = np.nan
+            product_code, product_ids = pd.factorize(frame["product_id"].to_numpy(dtype=object))
+            product = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(frame) \
+                else np.array([], dtype=np.int64)
+            frame_customer, wanted = pd.factorize(frame["customer_id"].to_numpy(dtype=object))
+            wanted = pd.Index(wanted, dtype=object)
+        # the new columns, added to the frame at once at the end (one insert per column copies every time)
+        new = {column: values[product] for column, values in self._item_values.items()}
+        # the dtype Series.map would give (str when every value is a string): inferred from the distinct
+        # products' categories, then taken per row
+        distinct_code, distinct_product = pd.factorize(product)
+        categories = pd.Series(self._category_values[distinct_product], dtype=object).infer_objects()
+        new["item_category"] = pd.Series(categories.array.take(distinct_code), index=frame.index)
+        item_price = self._price_values[product]
+        new["item_price"] = item_price
+        new["item_log_price"] = np.log1p(np.where(item_price < 0, 0.0, item_price))
+        if self.category_medians is not None:
+            new["item_price_vs_category_median"] = item_price / self._median_values[product]
+        else:
+            new["item_price_vs_category_median"] = np.full(len(frame), np.nan)
 
         # customer x product features, from the candidate customers' history only. Keys are integer codes
         # (customer: position among the batch's customers, product: position in the catalogue lookup), so
         # looking up a million candidate rows costs array indexing, not a join on id strings.
-        frame_customer, wanted = pd.factorize(frame["customer_id"].to_numpy(dtype=object))
-        wanted = pd.Index(wanted, dtype=object)
-        mine = self.history.iloc[self._history_rows(wanted)]
-        occasions = self.occasions.iloc[self._occasion_rows(wanted)]
+        history_rows, occasion_rows = self._history_rows(wanted), self._occasion_rows(wanted)
+        # history customer code -> position in wanted (only wanted customers' rows are taken)
+        batch_position = np.full(len(self._history_rows.index) + 1, -1, dtype=np.int64)
+        global_code = self._history_rows.index.get_indexer(wanted)
+        batch_position[global_code[global_code >= 0]] = np.flatnonzero(global_code >= 0)
+        mine = {name: values[history_rows] for name, values in self._history.items()}
+        occasions = {name: values[occasion_rows] for name, values in self._occasions.items()}
+        mine_customer, occasion_customer = batch_position[mine["customer"]], batch_position[occasions["customer"]]
         width = len(self._products) + 1  # the last code stands for a product outside the lookup
         frame_pair = frame_customer.astype(np.int64) * width + np.where(product < 0, width - 1, product)
 
-        def pair_codes(rows: pd.DataFrame) -> np.ndarray:
-            item = self._products.get_indexer(rows["product_id"].to_numpy(dtype=object))
-            return wanted.get_indexer(rows["customer_id"].to_numpy(dtype=object)).astype(np.int64) * width + \
-                np.where(item < 0, width - 1, item)
+        def pair_codes(customer: np.ndarray, item: np.ndarray) -> np.ndarray:
+            return customer.astype(np.int64) * width + np.where(item < 0, width - 1, item)
+
+        def found_in(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+            """Position of each key in sorted distinct keys, -1 where absent."""
+            if not len(sorted_keys):
+                return np.full(len(keys), -1, dtype=np.int64)
+            found = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+            return np.where(sorted_keys[found] == keys, found, -1)
 
         def looked_up(values: pd.Series, keys: np.ndarray, missing=np.nan) -> np.ndarray:
-            """values (indexed by code) at keys, `missing` where a key has none."""
-            found = values.index.get_indexer(keys)
+            """values (indexed by sorted distinct codes) at keys, `missing` where a key has none."""
+            found = found_in(keys, values.index.to_numpy())
             return np.where(found >= 0, values.to_numpy(dtype=float)[np.maximum(found, 0)], missing) if len(values) \
                 else np.full(len(keys), missing, dtype=float)
 
-        mine_pair, occasion_pair = pair_codes(mine), pair_codes(occasions)
+        mine_pair = pair_codes(mine_customer, mine["item"])
+        occasion_pair = pair_codes(occasion_customer, occasions["item"])
         # every pair statistic is indexed by the customer's history pairs (occasions are among them): each
         # candidate row finds its pair once; -1 (never touched) takes the last slot, the value for none
         pair_keys = np.unique(mine_pair)
-        at_pair = pd.Index(pair_keys).get_indexer(frame_pair)
+        at_pair = found_in(frame_pair, pair_keys)
 
         def per_pair(values: pd.Series, missing=np.nan) -> np.ndarray:
             dense = np.full(len(pair_keys) + 1, missing, dtype=float)
@@ -479,48 +573,47 @@ class FeatureContext:
             dense[values.index.to_numpy()] = values.to_numpy(dtype=float)
             return dense[frame_customer]
 
-        kind = mine["interaction_type"].to_numpy(dtype=object)
-        frame["pair_views"] = per_pair(pd.Series(mine_pair[kind == "view"]).value_counts(), 0.0)
-        frame["pair_carts"] = per_pair(pd.Series(mine_pair[kind == "cart"]).value_counts(), 0.0)
-        frame["pair_purchases"] = per_pair(pd.Series(occasion_pair).value_counts(), 0.0)
-        frame["pair_days_since_last"] = per_pair(mine["_age"].groupby(mine_pair).min())
-        frame["pair_days_since_last_purchase"] = per_pair(occasions["_age"].groupby(occasion_pair).min())
+        mine_age = pd.Series(mine["age"])
+        new["pair_views"] = per_pair(pd.Series(mine_pair[mine["view"]]).value_counts(), 0.0)
+        new["pair_carts"] = per_pair(pd.Series(mine_pair[mine["cart"]]).value_counts(), 0.0)
+        new["pair_purchases"] = per_pair(pd.Series(occasion_pair).value_counts(), 0.0)
+        new["pair_days_since_last"] = per_pair(mine_age.groupby(mine_pair).min())
+        new["pair_days_since_last_purchase"] = per_pair(pd.Series(occasions["age"]).groupby(occasion_pair).min())
 
-        mine_customer = wanted.get_indexer(mine["customer_id"].to_numpy(dtype=object))
-        mine_category = mine["product_id"].map(category).fillna("unknown").to_numpy(dtype=object)
-        categories = pd.Index(pd.unique(mine_category), dtype=object)
-        category_width = max(len(categories), 1)
-        category_pair = mine_customer.astype(np.int64) * category_width + categories.get_indexer(mine_category)
-        weight_by_category = mine["weight"].groupby(category_pair).sum()
-        total = mine["weight"].groupby(mine_customer).sum()
+        category_width = max(len(self._category_vocabulary), 1)
+        category_pair = mine_customer * category_width + mine["category"]
+        weight = pd.Series(mine["weight"])
+        weight_by_category = weight.groupby(category_pair).sum()
+        total = weight.groupby(mine_customer).sum()
         share = weight_by_category / total.reindex(weight_by_category.index // category_width).to_numpy()
-        frame_category = categories.get_indexer(pd.Index(self._category_values, dtype=object))[product]
-        frame["pair_category_share"] = np.where(
+        frame_category = self._category_codes[product]
+        new["pair_category_share"] = np.where(
             frame_category >= 0, looked_up(share, frame_customer.astype(np.int64) * category_width
                                            + np.maximum(frame_category, 0), 0.0), 0.0)
 
-        occasion_customer = wanted.get_indexer(occasions["customer_id"].to_numpy(dtype=object))
-        paid = occasions["product_id"].map(price).astype(float).groupby(occasion_customer).median()
-        frame["pair_price_vs_customer_median"] = frame["item_price"] / per_customer(paid)
+        paid = pd.Series(occasions["price"]).groupby(occasion_customer).median()
+        new["pair_price_vs_customer_median"] = item_price / per_customer(paid)
 
         # customer features (float whichever customers the batch holds: the ranker reads floats anyway)
-        first_occasions = ~occasions.duplicated(["customer_id", "interacted_at"]).to_numpy()
-        frame["customer_purchase_occasions"] = per_customer(pd.Series(occasion_customer[first_occasions]).value_counts())
-        frame["customer_distinct_products"] = per_customer(mine["product_id"].groupby(mine_customer).nunique())
-        frame["customer_days_since_last"] = per_customer(mine["_age"].groupby(mine_customer).min())
+        new["customer_purchase_occasions"] = per_customer(pd.Series(occasion_customer[occasions["first"]]).value_counts())
+        new["customer_distinct_products"] = per_customer(pd.Series(mine["product"]).groupby(mine_customer).nunique())
+        new["customer_days_since_last"] = per_customer(mine_age.groupby(mine_customer).min())
         snapshot_row = self._snapshot_index.get_indexer(wanted)[frame_customer] if self.snapshot is not None else None
         for column, values in self._snapshot_values.items():
-            frame[f"snapshot_{column}"] = values[snapshot_row]
+            new[f"snapshot_{column}"] = values[snapshot_row]
         for column in CUSTOMER_FEATURE_COLUMNS:  # a fixed layout whichever columns the snapshot has
-            if f"snapshot_{column}" not in frame.columns:
-                frame[f"snapshot_{column}"] = np.nan
+            if f"snapshot_{column}" not in new and f"snapshot_{column}" not in frame.columns:
+                new[f"snapshot_{column}"] = np.full(len(frame), np.nan)
         if len(self.top_category):
-            customer_top = pd.Series(self._top_category_values[self._top_category_index.get_indexer(wanted)[frame_customer]],
-                                     index=frame.index, dtype=object)
+            customer_top = self._top_category_codes[self._top_category_index.get_indexer(wanted)[frame_customer]]
+            new["pair_is_top_category"] = ((customer_top >= 0) & (customer_top == frame_category)).astype(float)
         else:
-            customer_top = pd.Series(np.nan, index=frame.index, dtype=object)
-        frame["pair_is_top_category"] = (customer_top.notna() & (customer_top == frame["item_category"])).astype(float)
-        return frame
+            new["pair_is_top_category"] = np.zeros(len(frame))
+        # columns the candidates already had are replaced where they stand, as assigning them would
+        for column in [column for column in new if column in frame.columns]:
+            frame[column] = new.pop(column)
+        # copy=False: the new arrays become the frame's columns as they are, not copied into one block
+        return pd.concat([frame, pd.DataFrame(new, index=frame.index, copy=False)], axis=1)
 
 
 def _padded(values: np.ndarray, fill) -> np.ndarray:
@@ -528,9 +621,11 @@ def _padded(values: np.ndarray, fill) -> np.ndarray:
     return np.append(values, np.array([fill], dtype=values.dtype))
 
 
-def _rows_by_customer(customer_ids: pd.Series):
-    """A function giving the positions of the rows of some customers, each customer's rows in original order."""
-    codes, names = pd.factorize(customer_ids.to_numpy())
+def _rows_by_customer(customer_ids: pd.Series, *, coded: tuple[np.ndarray, pd.Index] | None = None):
+    """A function giving the positions of the rows of some customers, each customer's rows in original order.
+    `coded`: the rows' customers already as (code per row, customers by code)."""
+    # factorized as stored (Arrow strings hash far faster than the Python strings to_numpy would make)
+    codes, names = pd.factorize(customer_ids.array) if coded is None else coded
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=len(names))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -543,6 +638,7 @@ def _rows_by_customer(customer_ids: pd.Series):
         offsets = np.repeat(starts[code] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return np.sort(order[np.arange(int(lengths.sum())) + offsets])
 
+    rows.codes, rows.index = codes, index  # each row's customer code, and the customers by code
     return rows
 
 
@@ -816,7 +912,19 @@ class TwoStageRecommender:
 
     def _rank(self, features: pd.DataFrame) -> np.ndarray:
         if self.ranker_ is not None:
-            return self.ranker_.predict(features[self.feature_columns_].astype(float))
+            # LightGBM reads a row-major float matrix: filled here a block of rows at a time from the columns,
+            # instead of pandas interleaving the frame's many blocks into one copy of every row (the
+            # predictions are the same, each row's alone; memory stays at one block)
+            columns = [features[column].to_numpy(dtype=float) for column in self.feature_columns_]
+            score = np.empty(len(features))
+            block = np.empty((min(RANKER_ROWS_PER_BLOCK, len(features)), len(columns)))
+            for start in range(0, len(features), RANKER_ROWS_PER_BLOCK):
+                rows = min(RANKER_ROWS_PER_BLOCK, len(features) - start)
+                for number, values in enumerate(columns):
+                    block[:rows, number] = values[start:start + rows]
+                score[start:start + rows] = self.ranker_.predict(
+                    pd.DataFrame(block[:rows], columns=self.feature_columns_, copy=False))
+            return score
         ranks = features[[f"{source}_rank" for source in SOURCES]].to_numpy(dtype=float)
         return np.nansum(1.0 / ranks, axis=1)
 
@@ -883,9 +991,10 @@ class TwoStageRecommender:
                                                 customer_features=self.customer_features_, as_of=self.as_of_)
         return shared["features"]
 
-    def _shared_names(self, shared: dict) -> pd.Series:
+    def _shared_names(self, shared: dict) -> dict:
         if "names" not in shared:
-            shared["names"] = self._product_names()
+            names = self._product_names()
+            shared["names"] = dict(zip(names.index, names.to_numpy()))
         return shared["names"]
 
     @staticmethod
@@ -903,22 +1012,27 @@ class TwoStageRecommender:
         known = [c for c in ids if c in known_index]
         frames = []
         if known:
+            merged, codes = self.generator_._generate_coded(known, exclude=exclude)
             # models pickled before max_candidates existed were trained on every candidate
-            candidates = cap_candidates(self.generator_.generate(known, exclude=exclude),
-                                        getattr(self, "max_candidates", None))
-            features = self._feature_context(shared).features(candidates)
+            candidates = cap_candidates(merged, getattr(self, "max_candidates", None))
+            if candidates is not merged:
+                codes = None  # capped: the rows' codes no longer match
+            features = self._feature_context(shared).features(candidates, codes=codes)
             score = self._rank(features)
             # each customer's k best by score (ties: candidate order), sorted on integer codes, not id strings
-            customer = pd.factorize(features["customer_id"])[0]
-            order = np.lexsort((-score, customer))
-            best = order[_ranks(customer[order]) <= k]
-            top = features.iloc[best].assign(score=score[best])
+            customer = pd.factorize(features["customer_id"] if codes is None else codes[0])[0]
+            # first_k orders by customer, score descending, then row (the candidate order); rows come grouped
+            # by customer, so each customer's rows are sorted on their own
+            _, best, _ = first_k(customer, np.arange(len(score)), score, k)
+            kept = ["customer_id", "product_id", "item_category"] + [f"{source}_rank" for source in SOURCES]
+            top = features[kept].iloc[best].assign(score=score[best])
             top["reason"] = self._reasons(top, shared)
             frames.append(top[["customer_id", "product_id", "score", "reason"]].assign(_fill_rank=np.nan))
         listed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["customer_id", "product_id", "score", "reason", "_fill_rank"])
         # customers without history, or with fewer than k candidates, are filled with segment popularity
         counts = listed.groupby("customer_id").size()
+        counts = dict(zip(counts.index.tolist(), counts.tolist()))  # a dict: one Series.get per customer is slow
         short = [c for c in ids if counts.get(c, 0) < k]
         if short:
             fill = self.cold_start_.recommend(short, k=k, exclude=exclude)
@@ -930,9 +1044,9 @@ class TwoStageRecommender:
                 reason=[f"popular in {segments[c]}" if segments.get(c) else "popular" for c in fill["customer_id"]],
             )
             listed = pd.concat([listed, fill[["customer_id", "product_id", "score", "reason", "_fill_rank"]]], ignore_index=True)
-        order = {customer: position for position, customer in enumerate(ids)}
-        # ranked products first by score, then filled ones by popularity rank
-        listed = listed.assign(_order=listed["customer_id"].map(order), _filled=listed["_fill_rank"].notna())
+        # ranked products first by score, then filled ones by popularity rank; customers in the order of ids
+        order = pd.Index(ids, dtype=object).get_indexer(listed["customer_id"].to_numpy(dtype=object))
+        listed = listed.assign(_order=order, _filled=listed["_fill_rank"].notna())
         listed = listed.sort_values(["_order", "_filled", "score", "_fill_rank"], ascending=[True, True, False, True],
                                     kind="stable")
         return listed.groupby("customer_id", sort=False).head(k).drop(columns=["_order", "_filled"])
