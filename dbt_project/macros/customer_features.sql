@@ -6,8 +6,10 @@
     population:  'active_before_as_of' - a customer appears for D once they signed up or ordered before D;
                  'all_real_customers'  - every non-placeholder customer, for scoring.
 
-    Facts are pre-aggregated per customer and day (int_customer_activity_aggregated_to_days), then joined
-    to the dates with range conditions: cost grows with customers x dates x active days, not x events. -#}
+    Facts are pre-aggregated per customer and day (int_customer_activity_aggregated_to_days). Lifetime
+    totals are summed per period between as-of dates and carried forward as running totals; windowed sums
+    join each day only to the dates whose window covers it. Cost grows with active days (times the window
+    length in steps), not with customers x dates x days nor with events. -#}
 
 {% macro customer_features(as_of_dates, population) -%}
 {%- if population not in ['active_before_as_of', 'all_real_customers'] -%}
@@ -15,6 +17,15 @@
         "customer_features: population must be 'active_before_as_of' or 'all_real_customers', got " ~ population
     ) }}
 {%- endif %}
+{#- daily facts summed over each customer's whole history, and those summed over the last 90 days -#}
+{%- set lifetime_columns = [
+    'purchase_orders', 'net_revenue', 'purchase_lines', 'discounted_purchase_lines', 'line_discount_rate_sum',
+    'line_discount_rate_count', 'reviews', 'rating_sum', 'rating_count', 'units_purchased', 'units_returned',
+] %}
+{%- set engagement_columns = [
+    'sessions', 'session_seconds', 'product_views', 'add_to_carts', 'email_opens', 'email_clicks',
+    'social_interactions', 'sentiment_sum', 'sentiment_count',
+] %}
 
 with
 
@@ -30,15 +41,20 @@ customers as (
 
 ),
 
+-- Read in customer order: days are joined to as-of dates and grouped by customer and date below, and
+-- DuckDB's aggregate folds rows early only when a customer's rows arrive together. Unordered, the
+-- 1M-customer build spilled its joins (40+ GB) to disk.
 daily_activity as (
 
     select * from {{ ref('int_customer_activity_aggregated_to_days') }}
+    order by customer_id, activity_date
 
 ),
 
 category_spend as (
 
     select * from {{ ref('int_customer_category_spend_aggregated_to_days') }}
+    order by customer_id, category, activity_date
 
 ),
 
@@ -80,72 +96,214 @@ population as (
 
 ),
 
-activity_before_as_of as (
+-- Each as-of date closes a period: the days from the previous as-of date up to the day before it.
+as_of_periods as (
 
     select
-        population.customer_id,
-        population.as_of_date,
-        daily_activity.* exclude (customer_id),
-    from population
-    inner join daily_activity
-        on population.customer_id = daily_activity.customer_id
-        and daily_activity.activity_date < population.as_of_date
+        as_of_date,
+        lag(as_of_date) over (order by as_of_date) as previous_as_of_date,
+    from as_of_dates
 
 ),
 
--- case-when sums: about a third faster than FILTER clauses on DuckDB 2.0 here
-activity_windowed as (
+-- Spend per customer and category is summed per period, then carried forward as a running total: for
+-- as-of date D it is the total of every period closed by D, with no join of each day to every later
+-- date (that join and its regrouping were the slowest part of the 1M-customer build).
+-- Lifetime totals, the same way as category spend below: summed per period, carried forward as running
+-- totals, and read at each as-of date from the latest period it closes. Joining every day to each later
+-- as-of date instead grew with customers x dates x active days (324M rows at 1M customers).
+activity_by_period as (
+
+    select
+        daily_activity.customer_id,
+        as_of_periods.as_of_date as period_as_of_date,
+        max(case when daily_activity.purchase_orders > 0 then daily_activity.activity_date end) as last_purchase_date,
+        {%- for column in lifetime_columns %}
+        sum(daily_activity.{{ column }}) as {{ column }},
+        {%- endfor %}
+    from daily_activity
+    inner join as_of_periods
+        on daily_activity.activity_date < as_of_periods.as_of_date
+        and (
+            as_of_periods.previous_as_of_date is null
+            or daily_activity.activity_date >= as_of_periods.previous_as_of_date
+        )
+    group by 1, 2
+
+),
+
+activity_running as (
 
     select
         customer_id,
-        as_of_date,
-        max(case when purchase_orders > 0 then activity_date end) as last_purchase_date,
-        {%- for days in [30, 90, 365] %}
-        sum(case when activity_date >= as_of_date - {{ days }} then purchase_orders end) as purchase_orders_{{ days }}d,
-        sum(case when activity_date >= as_of_date - {{ days }} then net_revenue end) as net_revenue_{{ days }}d,
+        period_as_of_date,
+        lead(period_as_of_date) over customer_periods as next_period_as_of_date,
+        max(last_purchase_date) over running as last_purchase_date,
+        {%- for column in lifetime_columns %}
+        sum({{ column }}) over running as {{ column }},
         {%- endfor %}
-        sum(purchase_orders) as purchase_orders_lifetime,
-        sum(net_revenue) as net_revenue_lifetime,
-        sum(
-            case when activity_date >= as_of_date - 180 and activity_date < as_of_date - 90 then net_revenue end
-        ) as net_revenue_prev_90d,
-        sum(purchase_lines) as purchase_lines_lifetime,
-        sum(discounted_purchase_lines) as discounted_purchase_lines_lifetime,
-        sum(line_discount_rate_sum) as line_discount_rate_sum,
-        sum(line_discount_rate_count) as line_discount_rate_count,
-        sum(case when activity_date >= as_of_date - 90 then sessions end) as sessions_90d,
-        sum(case when activity_date >= as_of_date - 90 then session_seconds end) as session_seconds_90d,
-        sum(case when activity_date >= as_of_date - 90 then product_views end) as product_views_90d,
-        sum(case when activity_date >= as_of_date - 90 then add_to_carts end) as add_to_carts_90d,
-        sum(case when activity_date >= as_of_date - 90 then email_opens end) as email_opens_90d,
-        sum(case when activity_date >= as_of_date - 90 then email_clicks end) as email_clicks_90d,
-        sum(case when activity_date >= as_of_date - 90 then social_interactions end) as social_interactions_90d,
-        sum(case when activity_date >= as_of_date - 90 then sentiment_sum end) as sentiment_sum_90d,
-        sum(case when activity_date >= as_of_date - 90 then sentiment_count end) as sentiment_count_90d,
-        sum(reviews) as reviews_lifetime,
-        sum(rating_sum) as rating_sum_lifetime,
-        sum(rating_count) as rating_count_lifetime,
-        sum(units_purchased) as units_purchased_lifetime,
-        sum(units_returned) as units_returned_lifetime,
-    from activity_before_as_of
-    group by customer_id, as_of_date
+    from activity_by_period
+    window
+        customer_periods as (partition by customer_id order by period_as_of_date),
+        running as (
+            partition by customer_id order by period_as_of_date rows between unbounded preceding and current row
+        )
 
 ),
 
-category_spend_before_as_of as (
+activity_lifetime as (
 
     select
-        population.customer_id,
-        population.as_of_date,
+        activity_running.customer_id,
+        as_of_dates.as_of_date,
+        activity_running.last_purchase_date,
+        activity_running.purchase_orders as purchase_orders_lifetime,
+        activity_running.net_revenue as net_revenue_lifetime,
+        activity_running.purchase_lines as purchase_lines_lifetime,
+        activity_running.discounted_purchase_lines as discounted_purchase_lines_lifetime,
+        activity_running.line_discount_rate_sum,
+        activity_running.line_discount_rate_count,
+        activity_running.reviews as reviews_lifetime,
+        activity_running.rating_sum as rating_sum_lifetime,
+        activity_running.rating_count as rating_count_lifetime,
+        activity_running.units_purchased as units_purchased_lifetime,
+        activity_running.units_returned as units_returned_lifetime,
+    from activity_running
+    inner join as_of_dates
+        on as_of_dates.as_of_date >= activity_running.period_as_of_date
+        and (
+            activity_running.next_period_as_of_date is null
+            or as_of_dates.as_of_date < activity_running.next_period_as_of_date
+        )
+
+),
+
+-- Windowed sums join each day only to the as-of dates whose window covers it (at most 365 days back), and
+-- only the days that carry the window's columns: the windows' cost grows with days x window length, not
+-- with the length of the history. Case-when sums: about a third faster than FILTER clauses on DuckDB 2.0.
+purchase_windows as (
+
+    select
+        daily_activity.customer_id,
+        as_of_dates.as_of_date,
+        {%- for days in [30, 90, 365] %}
+        sum(case when daily_activity.activity_date >= as_of_dates.as_of_date - {{ days }}
+            then daily_activity.purchase_orders end) as purchase_orders_{{ days }}d,
+        sum(case when daily_activity.activity_date >= as_of_dates.as_of_date - {{ days }}
+            then daily_activity.net_revenue end) as net_revenue_{{ days }}d,
+        {%- endfor %}
+        sum(
+            case
+                when daily_activity.activity_date >= as_of_dates.as_of_date - 180
+                    and daily_activity.activity_date < as_of_dates.as_of_date - 90
+                    then daily_activity.net_revenue
+            end
+        ) as net_revenue_prev_90d,
+    from daily_activity
+    inner join as_of_dates
+        on daily_activity.activity_date < as_of_dates.as_of_date
+        and daily_activity.activity_date >= as_of_dates.as_of_date - 365
+    where daily_activity.purchase_orders <> 0 or daily_activity.net_revenue <> 0
+    group by 1, 2
+
+),
+
+engagement_windows as (
+
+    select
+        daily_activity.customer_id,
+        as_of_dates.as_of_date,
+        {%- for column in engagement_columns %}
+        sum(daily_activity.{{ column }}) as {{ column }}_90d,
+        {%- endfor %}
+    from daily_activity
+    inner join as_of_dates
+        on daily_activity.activity_date < as_of_dates.as_of_date
+        and daily_activity.activity_date >= as_of_dates.as_of_date - 90
+    where
+        {%- for column in engagement_columns %}
+        {% if not loop.first %}or {% endif %}daily_activity.{{ column }} <> 0
+        {%- endfor %}
+    group by 1, 2
+
+),
+
+-- a customer with any window activity before a date has lifetime activity before it too
+activity_windowed as (
+
+    select
+        activity_lifetime.*,
+        purchase_windows.* exclude (customer_id, as_of_date),
+        engagement_windows.* exclude (customer_id, as_of_date),
+    from activity_lifetime
+    left join purchase_windows
+        on activity_lifetime.customer_id = purchase_windows.customer_id
+        and activity_lifetime.as_of_date = purchase_windows.as_of_date
+    left join engagement_windows
+        on activity_lifetime.customer_id = engagement_windows.customer_id
+        and activity_lifetime.as_of_date = engagement_windows.as_of_date
+
+),
+
+category_spend_by_period as (
+
+    select
+        category_spend.customer_id,
         category_spend.category,
+        as_of_periods.as_of_date as period_as_of_date,
         sum(category_spend.net_spend) as net_spend,
         sum(category_spend.purchase_lines) as purchase_lines,
         sum(category_spend.unit_price_sum) as unit_price_sum,
-    from population
-    inner join category_spend
-        on population.customer_id = category_spend.customer_id
-        and category_spend.activity_date < population.as_of_date
+    from category_spend
+    inner join as_of_periods
+        on category_spend.activity_date < as_of_periods.as_of_date
+        and (
+            as_of_periods.previous_as_of_date is null
+            or category_spend.activity_date >= as_of_periods.previous_as_of_date
+        )
     group by 1, 2, 3
+
+),
+
+category_spend_running as (
+
+    select
+        customer_id,
+        category,
+        period_as_of_date,
+        lead(period_as_of_date) over customer_category as next_period_as_of_date,
+        sum(net_spend) over running as net_spend,
+        sum(purchase_lines) over running as purchase_lines,
+        sum(unit_price_sum) over running as unit_price_sum,
+    from category_spend_by_period
+    window
+        customer_category as (partition by customer_id, category order by period_as_of_date),
+        running as (
+            partition by customer_id, category order by period_as_of_date
+            rows between unbounded preceding and current row
+        )
+
+),
+
+-- one row per customer, category and as-of date from the first period with spend on: the running total
+-- as of the latest period closed by that date. Rows of customers outside the population are dropped by
+-- the final left join from the population.
+category_spend_before_as_of as (
+
+    select
+        category_spend_running.customer_id,
+        as_of_dates.as_of_date,
+        category_spend_running.category,
+        category_spend_running.net_spend,
+        category_spend_running.purchase_lines,
+        category_spend_running.unit_price_sum,
+    from category_spend_running
+    inner join as_of_dates
+        on as_of_dates.as_of_date >= category_spend_running.period_as_of_date
+        and (
+            category_spend_running.next_period_as_of_date is null
+            or as_of_dates.as_of_date < category_spend_running.next_period_as_of_date
+        )
 
 ),
 
