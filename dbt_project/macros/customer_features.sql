@@ -123,11 +123,7 @@ activity_by_period as (
         {%- endfor %}
     from daily_activity
     inner join as_of_periods
-        on daily_activity.activity_date < as_of_periods.as_of_date
-        and (
-            as_of_periods.previous_as_of_date is null
-            or daily_activity.activity_date >= as_of_periods.previous_as_of_date
-        )
+        on {{ falls_in_period('daily_activity.activity_date') }}
     group by 1, 2
 
 ),
@@ -170,11 +166,7 @@ activity_lifetime as (
         activity_running.units_returned as units_returned_lifetime,
     from activity_running
     inner join as_of_dates
-        on as_of_dates.as_of_date >= activity_running.period_as_of_date
-        and (
-            activity_running.next_period_as_of_date is null
-            or as_of_dates.as_of_date < activity_running.next_period_as_of_date
-        )
+        on {{ carried_to_as_of_date('activity_running') }}
 
 ),
 
@@ -236,12 +228,8 @@ activity_windowed as (
         purchase_windows.* exclude (customer_id, as_of_date),
         engagement_windows.* exclude (customer_id, as_of_date),
     from activity_lifetime
-    left join purchase_windows
-        on activity_lifetime.customer_id = purchase_windows.customer_id
-        and activity_lifetime.as_of_date = purchase_windows.as_of_date
-    left join engagement_windows
-        on activity_lifetime.customer_id = engagement_windows.customer_id
-        and activity_lifetime.as_of_date = engagement_windows.as_of_date
+    left join purchase_windows using (customer_id, as_of_date)
+    left join engagement_windows using (customer_id, as_of_date)
 
 ),
 
@@ -256,11 +244,7 @@ category_spend_by_period as (
         sum(category_spend.unit_price_sum) as unit_price_sum,
     from category_spend
     inner join as_of_periods
-        on category_spend.activity_date < as_of_periods.as_of_date
-        and (
-            as_of_periods.previous_as_of_date is null
-            or category_spend.activity_date >= as_of_periods.previous_as_of_date
-        )
+        on {{ falls_in_period('category_spend.activity_date') }}
     group by 1, 2, 3
 
 ),
@@ -299,11 +283,7 @@ category_spend_before_as_of as (
         category_spend_running.unit_price_sum,
     from category_spend_running
     inner join as_of_dates
-        on as_of_dates.as_of_date >= category_spend_running.period_as_of_date
-        and (
-            category_spend_running.next_period_as_of_date is null
-            or as_of_dates.as_of_date < category_spend_running.next_period_as_of_date
-        )
+        on {{ carried_to_as_of_date('category_spend_running') }}
 
 ),
 
@@ -491,4 +471,18 @@ features as (
 )
 
 select * from features
+{%- endmacro %}
+
+{#- Join condition: `day` falls in the period that as_of_periods.as_of_date closes (from the previous as-of
+    date, or from the beginning, up to the day before it). -#}
+{% macro falls_in_period(day) -%}
+{{ day }} < as_of_periods.as_of_date
+        and (as_of_periods.previous_as_of_date is null or {{ day }} >= as_of_periods.previous_as_of_date)
+{%- endmacro %}
+
+{#- Join condition: a running total of `running` (rows per period with period_as_of_date and
+    next_period_as_of_date) is the one in force at as_of_dates.as_of_date, from its period until the next. -#}
+{% macro carried_to_as_of_date(running) -%}
+as_of_dates.as_of_date >= {{ running }}.period_as_of_date
+        and ({{ running }}.next_period_as_of_date is null or as_of_dates.as_of_date < {{ running }}.next_period_as_of_date)
 {%- endmacro %}
