@@ -1,5 +1,6 @@
-{#- One row per customer per day with any activity: the pre-aggregated facts the feature macro joins to
-    the as-of dates with range conditions, so features never scan raw events once per as-of date. -#}
+{#- One row per customer per day with any activity: the pre-aggregated facts the feature macro sums per
+    period between as-of dates (lifetime totals) and joins to the as-of dates its windows cover, so features
+    never scan raw events once per as-of date. -#}
 
 with
 
