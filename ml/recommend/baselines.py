@@ -273,12 +273,17 @@ def prepare_interactions(interactions: pd.DataFrame, *, products: pd.DataFrame |
                                 active=~item_index.isin(list(inactive)), as_of=as_of)
 
 
+def _runs(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal positions in grouped entries."""
+    if not len(position):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
+    return starts, np.diff(np.r_[starts, len(position)])
+
+
 def _ranks(position: np.ndarray) -> np.ndarray:
     """1, 2, ... within each run of equal positions (entries sorted by position)."""
-    if not len(position):
-        return np.array([], dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
-    lengths = np.diff(np.r_[starts, len(position)])
+    starts, lengths = _runs(position)
     return np.arange(len(position)) - np.repeat(starts, lengths) + 1
 
 
@@ -289,7 +294,7 @@ def first_k(position: np.ndarray, item: np.ndarray, score: np.ndarray, k: int):
         # (they cannot be among its k best; ties with the k-th stay, so the result is the same)
         keep = score >= _kth_best(position, score, k)
         position, item, score = position[keep], item[keep], score[keep]
-    if len(position) > 1 and bool((position[1:] >= position[:-1]).all()):
+    if len(position) > 1 and _is_grouped(position):
         grouped = _first_k_grouped(position, item, score, k)
         if grouped is not None:
             return grouped
@@ -303,13 +308,12 @@ def _first_k_grouped(position: np.ndarray, item: np.ndarray, score: np.ndarray, 
     """first_k of entries already grouped by position (sparse rows, per-customer lists): each position's
     entries sorted on their own in one row of a padded 2-D array, much cheaper than sorting all of them by
     position too. The same stable order, so the same result; None when padding would cost more than it saves."""
-    starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]])
-    counts = np.diff(np.r_[starts, len(position)])
+    starts, counts = _runs(position)
     width = int(counts.max())
     if width * len(starts) > 4 * len(position) + 1024:
         return None
     run = np.repeat(np.arange(len(starts)), counts)
-    within = np.arange(len(position)) - np.repeat(starts, counts)
+    within = _ranks(position) - 1
     items = np.zeros((len(starts), width), dtype=item.dtype)
     scores = np.zeros((len(starts), width), dtype=score.dtype)
     filled = np.zeros((len(starts), width), dtype=bool)
@@ -322,18 +326,22 @@ def _first_k_grouped(position: np.ndarray, item: np.ndarray, score: np.ndarray, 
             np.take_along_axis(scores, order, axis=1)[keep])
 
 
+def _is_grouped(position: np.ndarray) -> bool:
+    """Whether the entries come sorted by position (each position's entries together, in increasing order)."""
+    return bool((position[1:] >= position[:-1]).all())
+
+
 def _kth_best(position: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     """Per entry, the k-th best score of its position (-inf where the position has k entries or fewer).
 
     A full sort of every entry (np.lexsort) costs far more than finding each position's k-th value: positions
     with more than k entries are padded into one array per power-of-two length and partitioned (np.partition),
     so later only about k entries per position need sorting."""
-    if len(position) < 2 or bool((position[1:] >= position[:-1]).all()):
+    if _is_grouped(position):
         # entries already grouped by position (as sparse rows and per-customer lists come): no sort needed
-        starts = np.flatnonzero(np.r_[True, position[1:] != position[:-1]]) if len(position) else np.array([], dtype=np.int64)
-        counts = np.diff(np.r_[starts, len(position)])
+        starts, counts = _runs(position)
         local = np.repeat(np.arange(len(starts)), counts)
-        within = np.arange(len(position)) - np.repeat(starts, counts)
+        within = _ranks(position) - 1
         n_positions = len(starts)
     else:
         positions, local = np.unique(position, return_inverse=True)

@@ -119,19 +119,14 @@ def merge_candidates(proposals: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     # integer codes in string order: one int64 key sorts the pairs as (customer_id, product_id) strings do
     customer_code, customer_names = _sorted_codes(customer)
     product_code, product_names = _sorted_codes(product)
-    return _merge_coded(names, customer_code, customer_names, product_code, product_names, rank, score, origin)
+    return _merge_coded(names, customer_code, customer_names, product_code, product_names, rank, score, origin)[0]
 
 
 def _merge_coded(names: list[str], customer_code, customer_names, product_code, product_names, rank, score,
-                 origin) -> pd.DataFrame:
-    """merge_candidates of proposals given as codes whose order is the names' string order."""
-    return _merge_coded_rows(names, customer_code, customer_names, product_code, product_names, rank, score, origin)[0]
-
-
-def _merge_coded_rows(names: list[str], customer_code, customer_names, product_code, product_names, rank, score,
-                      origin) -> tuple[pd.DataFrame, tuple]:
-    """_merge_coded, and the merged rows as codes for FeatureContext.features: (customer code per row, customer
-    ids by code, product code per row, product ids by code)."""
+                 origin) -> tuple[pd.DataFrame, tuple]:
+    """merge_candidates of proposals given as codes whose order is the names' string order, and the merged rows
+    as codes for FeatureContext.features: (customer code per row, customer ids by code, product code per row,
+    product ids by code)."""
     width = max(len(product_names), 1)
     pair = customer_code.astype(np.int64) * width + product_code
     origin = np.asarray(origin, dtype=np.int64)
@@ -153,13 +148,12 @@ def _merge_coded_rows(names: list[str], customer_code, customer_names, product_c
         "customer_id": pd.array(np.asarray(customer_names, dtype=object), dtype="str").take(pairs // width),
         "product_id": pd.array(np.asarray(product_names, dtype=object), dtype="str").take(pairs % width),
     }
-    score, rank = np.asarray(score, dtype=float), np.asarray(rank, dtype=float)
     for number, source in enumerate(names):
         found = entry[number]
-        columns[f"{source}_score"] = np.where(present[number], score[np.maximum(found, 0)], np.nan) if len(score) \
-            else np.full(len(pairs), np.nan)
-        columns[f"{source}_rank"] = np.where(present[number], rank[np.maximum(found, 0)], np.nan) if len(rank) \
-            else np.full(len(pairs), np.nan)
+        for value, values in (("score", score), ("rank", rank)):
+            values = np.asarray(values, dtype=float)
+            columns[f"{source}_{value}"] = np.where(present[number], values[np.maximum(found, 0)], np.nan) \
+                if len(values) else np.full(len(pairs), np.nan)
     columns["n_sources"] = present.sum(axis=0).astype(np.int64)
     # the "+"-joined names of every combination of sources, looked up by bit pattern
     bits = (present.astype(np.int64) * (1 << np.arange(len(names), dtype=np.int64))[:, None]).sum(axis=0)
@@ -305,7 +299,7 @@ class CandidateGenerator:
         return self._generate_coded(customer_ids, exclude=exclude)[0]
 
     def _generate_coded(self, customer_ids: Sequence, *, exclude: pd.DataFrame | None = None) -> tuple[pd.DataFrame, tuple | None]:
-        """generate, and its rows as codes (see _merge_coded_rows) when the sources share one catalogue (else None)."""
+        """generate, and its rows as codes (see _merge_coded) when the sources share one catalogue (else None)."""
         if not hasattr(self, "sources_"):
             raise ValueError("CandidateGenerator is not fitted; call fit first")
         ids = list(dict.fromkeys(str(c) for c in customer_ids))
@@ -339,7 +333,7 @@ class CandidateGenerator:
         item_order = np.argsort(item_names, kind="stable")
         item_rank = np.empty(len(item_names), dtype=np.int64)
         item_rank[item_order] = np.arange(len(item_names))
-        return _merge_coded_rows(list(self.sources_), customer_rank[np.concatenate(positions)],
+        return _merge_coded(list(self.sources_), customer_rank[np.concatenate(positions)],
                             np.asarray(ids, dtype=object)[customer_order], item_rank[np.concatenate(item_numbers)],
                             item_names[item_order], np.concatenate(ranks), np.concatenate(scores), np.concatenate(origins))
 
@@ -461,25 +455,30 @@ class FeatureContext:
         known_categories = self.category.dropna().to_numpy(dtype=object)
         self._category_vocabulary = pd.Index(pd.unique(np.append(known_categories, np.array(["unknown"], dtype=object))),
                                              dtype=object)
-        self._category_codes = self._category_vocabulary.get_indexer(pd.Index(self._category_values[:-1], dtype=object))
-        self._category_codes = _padded(np.where(pd.isna(self._category_values[:-1]), -1, self._category_codes), -1)
-        self._top_category_codes = _padded(np.where(
-            pd.isna(self._top_category_values[:-1]), -1,
-            self._category_vocabulary.get_indexer(pd.Index(self._top_category_values[:-1], dtype=object))), -1)
+
+        def category_codes(padded_values: np.ndarray) -> np.ndarray:
+            """Codes in the vocabulary of category names padded like _padded's (NaN: -1, padding -1 too)."""
+            values = padded_values[:-1]
+            codes = self._category_vocabulary.get_indexer(pd.Index(values, dtype=object))
+            return _padded(np.where(pd.isna(values), -1, codes), -1)
+
+        self._category_codes = category_codes(self._category_values)
+        self._top_category_codes = category_codes(self._top_category_values)
         # each distinct product id looked up once
         product_code, product_ids = pd.factorize(history["product_id"].array)
         history_item = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(history) \
             else np.array([], dtype=np.int64)
         kind = history["interaction_type"]
+        # the category each row counts under in category shares: the catalogue's (position -1, outside the
+        # lookup, takes the padding, -1), "unknown" without one
+        history_category = self._category_codes[history_item]
+        history_category = np.where(history_category < 0, self._category_vocabulary.get_loc("unknown"), history_category)
         self._history = {
             "customer": self._history_rows.codes, "item": history_item, "product": product_code,
             "view": (kind == "view").to_numpy(dtype=bool), "cart": (kind == "cart").to_numpy(dtype=bool),
             "age": history["_age"].to_numpy(dtype=float), "weight": history["weight"].to_numpy(dtype=float),
-            # the category each row counts under in category shares: the catalogue's, "unknown" without one
-            "category": np.where(history_item >= 0, self._category_codes[history_item], -1),
+            "category": history_category,
         }
-        unknown = self._category_vocabulary.get_loc("unknown")
-        self._history["category"] = np.where(self._history["category"] < 0, unknown, self._history["category"])
         occasion_item = history_item[occasion_rows]
         self._occasions = {
             "customer": self._history_rows.codes[occasion_rows],
@@ -501,16 +500,14 @@ class FeatureContext:
         # merge or map gives
         if codes is not None:
             customer_code, customer_names, product_code, product_names = codes
-            product = self._products.get_indexer(pd.Index(np.asarray(product_names, dtype=object), dtype=object))[product_code] \
-                if len(frame) else np.array([], dtype=np.int64)
             frame_customer, first_code = pd.factorize(np.asarray(customer_code, dtype=np.int64))
             wanted = pd.Index(np.asarray(customer_names, dtype=object)[first_code], dtype=object)
         else:
-            product_code, product_ids = pd.factorize(frame["product_id"].to_numpy(dtype=object))
-            product = self._products.get_indexer(pd.Index(product_ids, dtype=object))[product_code] if len(frame) \
-                else np.array([], dtype=np.int64)
+            product_code, product_names = pd.factorize(frame["product_id"].to_numpy(dtype=object))
             frame_customer, wanted = pd.factorize(frame["customer_id"].to_numpy(dtype=object))
             wanted = pd.Index(wanted, dtype=object)
+        product = self._products.get_indexer(pd.Index(np.asarray(product_names, dtype=object), dtype=object))[product_code] \
+            if len(frame) else np.array([], dtype=np.int64)
         # the new columns, added to the frame at once at the end (one insert per column copies every time)
         new = {column: values[product] for column, values in self._item_values.items()}
         # the dtype Series.map would give (str when every value is a string): inferred from the distinct
@@ -538,10 +535,11 @@ class FeatureContext:
         occasions = {name: values[occasion_rows] for name, values in self._occasions.items()}
         mine_customer, occasion_customer = batch_position[mine["customer"]], batch_position[occasions["customer"]]
         width = len(self._products) + 1  # the last code stands for a product outside the lookup
-        frame_pair = frame_customer.astype(np.int64) * width + np.where(product < 0, width - 1, product)
 
         def pair_codes(customer: np.ndarray, item: np.ndarray) -> np.ndarray:
             return customer.astype(np.int64) * width + np.where(item < 0, width - 1, item)
+
+        frame_pair = pair_codes(frame_customer, product)
 
         def found_in(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
             """Position of each key in sorted distinct keys, -1 where absent."""
