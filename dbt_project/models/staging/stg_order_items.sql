@@ -1,16 +1,12 @@
 with
 
--- ingestion fills line_number from row order; numbering keeps the key whole if an export slips through
--- without it. Both windows sort only keys, ordering columns and row ids (see latest_versions_by_rowid).
-numbered as (
+order_lines as (
 
     select
         rowid as raw_rowid,
         {{ clean_id('order_id') }} as cleaned_order_id,
-        coalesce(
-            line_number,
-            row_number() over (partition by {{ clean_id('order_id') }}, _batch_id order by _row_number)
-        ) as filled_line_number,
+        line_number,
+        _batch_id,
         _loaded_at,
         _row_number,
     from {{ source('raw', 'order_items') }}
@@ -18,23 +14,62 @@ numbered as (
 
 ),
 
--- a line re-sent in a later batch is a correction: keep the latest load
-winners as (
+-- ingestion fills line_number from row order; numbering keeps the key whole if an export slips through
+-- without it: such a line takes its position among its order's lines of that batch. Only those orders
+-- are numbered, as a window sorts every row it numbers.
+orders_with_unnumbered_lines as (
 
-    select raw_rowid, filled_line_number from numbered
+    select distinct cleaned_order_id, _batch_id from order_lines
+    where line_number is null
+
+),
+
+numbered as (
+
+    select raw_rowid, cleaned_order_id, line_number as filled_line_number, _loaded_at, _row_number,
+    from order_lines
+    anti join orders_with_unnumbered_lines using (cleaned_order_id, _batch_id)
+
+    union all
+
+    select
+        raw_rowid,
+        cleaned_order_id,
+        coalesce(
+            line_number,
+            row_number() over (partition by cleaned_order_id, _batch_id order by _row_number)
+        ) as filled_line_number,
+        _loaded_at,
+        _row_number,
+    from order_lines
+    semi join orders_with_unnumbered_lines using (cleaned_order_id, _batch_id)
+
+),
+
+-- a line re-sent in a later batch is a correction: keep the latest load. Only keys whose hash repeats
+-- can have one (see latest_versions_by_rowid); the window ranks their rows by the key itself.
+superseded as (
+
+    select raw_rowid from numbered
+    where hash(cleaned_order_id, filled_line_number) in (
+        select hash(cleaned_order_id, filled_line_number) from numbered
+        group by 1
+        having count(*) > 1
+    )
     qualify row_number() over (
         partition by cleaned_order_id, filled_line_number
         {{ latest_version_order() }}
-    ) = 1
+    ) > 1
 
 ),
 
 latest_versions as (
 
-    select raw_rows.*, winners.filled_line_number,
+    select raw_rows.*, numbered.filled_line_number,
     from {{ source('raw', 'order_items') }} as raw_rows
-    inner join winners
-        on raw_rows.rowid = winners.raw_rowid
+    inner join numbered
+        on raw_rows.rowid = numbered.raw_rowid
+    where numbered.raw_rowid not in (select raw_rowid from superseded)
 
 ),
 
