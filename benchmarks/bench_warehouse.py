@@ -1,7 +1,7 @@
 """Warehouse scale benchmark: demo data at 100k and 1M customers, ingestion and `dbt build` stage by
 stage with wall time and peak memory, against a hand-written DuckDB query as the floor.
 
-    make bench-warehouse                       # 100k and 1M customers (about 30 minutes on 2 cores)
+    make bench-warehouse                       # 100k and 1M customers (about 40 minutes on 2 cores)
     python -m benchmarks.bench_warehouse --customers 20000 100000   # other sizes
 
 Each stage runs in its own process so its peak resident memory (ru_maxrss from wait4) and its CPU time
