@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -190,6 +191,16 @@ def fixture_warehouse(tmp_path_factory) -> tuple[Path, DbtRun]:
     create_raw_tables(warehouse)
     insert_fixture(warehouse)
     return warehouse, build_warehouse(warehouse, folder / "target")
+
+
+def copy_built_warehouse(fixture_warehouse: tuple[Path, DbtRun], tmp_path_factory, name: str) -> tuple[Path, Path]:
+    """A copy of the built fixture warehouse for a test module to change: (warehouse, its folder)."""
+    warehouse, build = fixture_warehouse
+    assert_succeeded(build)
+    folder = tmp_path_factory.mktemp(name)
+    copy = folder / "anticipate.duckdb"
+    shutil.copyfile(warehouse, copy)
+    return copy, folder
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -3,7 +3,6 @@ after T is removed. If any feature peeked at the future, removing the future wou
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -11,7 +10,7 @@ import pytest
 
 from anticipate.contract import SOURCES
 
-from conftest import XDIST_GROUP, assert_succeeded, query, run_dbt
+from conftest import XDIST_GROUP, assert_succeeded, copy_built_warehouse, query, run_dbt
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
@@ -56,11 +55,7 @@ def delete_rows_dated_from(warehouse, cutoff: date) -> int:
 @pytest.fixture(scope="module")
 def truncated_warehouse(fixture_warehouse, tmp_path_factory):
     """A copy of the built fixture warehouse with the future removed and the features rebuilt."""
-    warehouse, build = fixture_warehouse
-    assert_succeeded(build)
-    folder = tmp_path_factory.mktemp("point_in_time")
-    truncated = folder / "anticipate.duckdb"
-    shutil.copyfile(warehouse, truncated)
+    truncated, folder = copy_built_warehouse(fixture_warehouse, tmp_path_factory, "point_in_time")
     deleted = delete_rows_dated_from(truncated, CUTOFF)
     assert deleted > 0
     assert_succeeded(run_dbt(truncated, folder / "target", *FEATURES_ONLY, vars=SPINE_VARS))

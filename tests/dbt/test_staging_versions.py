@@ -3,11 +3,10 @@ export had no line numbers (rows written to raw without ingestion, which would h
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import BATCH_1, BATCH_2, XDIST_GROUP, assert_succeeded, insert_fixture, query, run_dbt
+from conftest import (BATCH_1, BATCH_2, XDIST_GROUP, assert_succeeded, copy_built_warehouse, insert_fixture, query,
+                      run_dbt)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(XDIST_GROUP)]
 
@@ -34,11 +33,7 @@ EXTRA_ROWS = {
 
 @pytest.fixture(scope="module")
 def staged_warehouse(fixture_warehouse, tmp_path_factory):
-    warehouse, build = fixture_warehouse
-    assert_succeeded(build)
-    folder = tmp_path_factory.mktemp("staging_versions")
-    copy = folder / "anticipate.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy, folder = copy_built_warehouse(fixture_warehouse, tmp_path_factory, "staging_versions")
     insert_fixture(copy, EXTRA_ROWS)
     assert_succeeded(run_dbt(copy, folder / "target", "build", "--select", "stg_orders", "stg_order_items",
                                  "stg_marketing_interactions"))
