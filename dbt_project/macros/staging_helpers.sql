@@ -22,28 +22,29 @@
         _row_number desc nulls last
 {%- endmacro %}
 
-{#- The latest version of each key of a raw table, as latest_version_order says, for the large sources.
-    Only keys loaded more than once can have an older version: an aggregate of the key's hash finds
-    them (integers group faster than text), the window that ranks versions runs on their rows only, and
-    the superseded row ids (few, as corrections are) are anti-joined away; ranking every row sorted all of
-    them. Needs a real table (rowid), so models with unit tests that replace their source keep the plain
-    qualify. -#}
+{#- Row ids of the older versions of a key, as latest_version_order says: what staging drops to keep the
+    latest. Only keys loaded more than once can have one: an aggregate of the key's 64-bit hash finds them
+    (integers group faster than text), and the window that ranks versions runs on their rows only, by the
+    key itself, so a hash collision only adds candidates. Ranking every row sorted all of them. The key
+    may be several columns ("order_id, line_number"). -#}
+{% macro superseded_row_ids(relation, key_expression, row_id='rowid') -%}
+    select {{ row_id }} from {{ relation }}
+    where hash({{ key_expression }}) in (
+        select hash({{ key_expression }}) from {{ relation }}
+        group by 1
+        having count(*) > 1
+    )
+    qualify row_number() over (
+        partition by {{ key_expression }}
+        {{ latest_version_order() }}
+    ) > 1
+{%- endmacro %}
+
+{#- The latest version of each key of a raw table, for the large sources: the superseded row ids (few, as
+    corrections are) are anti-joined away. Needs a real table (rowid), so models with unit tests that
+    replace their source keep the plain qualify. -#}
 {% macro latest_versions_by_rowid(raw_relation, key_expression) -%}
     select * from {{ raw_relation }} as raw_rows
     where {{ key_expression }} is not null
-        and raw_rows.rowid not in (
-            select rowid from {{ raw_relation }}
-            -- keys whose 64-bit hash repeats: every key loaded twice, and the rare pair of keys that
-            -- collide, which the window below (by the key itself) tells apart
-            where hash({{ key_expression }}) in (
-                select hash({{ key_expression }}) from {{ raw_relation }}
-                where {{ key_expression }} is not null
-                group by 1
-                having count(*) > 1
-            )
-            qualify row_number() over (
-                partition by {{ key_expression }}
-                {{ latest_version_order() }}
-            ) > 1
-        )
+        and raw_rows.rowid not in ({{ superseded_row_ids(raw_relation, key_expression) }})
 {%- endmacro %}

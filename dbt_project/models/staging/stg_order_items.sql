@@ -46,20 +46,10 @@ numbered as (
 
 ),
 
--- a line re-sent in a later batch is a correction: keep the latest load. Only keys whose hash repeats
--- can have one (see latest_versions_by_rowid); the window ranks their rows by the key itself.
+-- a line re-sent in a later batch is a correction: keep the latest load
 superseded as (
 
-    select raw_rowid from numbered
-    where hash(cleaned_order_id, filled_line_number) in (
-        select hash(cleaned_order_id, filled_line_number) from numbered
-        group by 1
-        having count(*) > 1
-    )
-    qualify row_number() over (
-        partition by cleaned_order_id, filled_line_number
-        {{ latest_version_order() }}
-    ) > 1
+    {{ superseded_row_ids('numbered', 'cleaned_order_id, filled_line_number', row_id='raw_rowid') }}
 
 ),
 
