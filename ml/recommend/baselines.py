@@ -281,10 +281,14 @@ def _runs(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, len(position)])
 
 
+def _offsets_in_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """0, 1, ... within each run, for the runs `_runs` found."""
+    return np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+
+
 def _ranks(position: np.ndarray) -> np.ndarray:
     """1, 2, ... within each run of equal positions (entries sorted by position)."""
-    starts, lengths = _runs(position)
-    return np.arange(len(position)) - np.repeat(starts, lengths) + 1
+    return _offsets_in_runs(*_runs(position)) + 1
 
 
 def first_k(position: np.ndarray, item: np.ndarray, score: np.ndarray, k: int):
@@ -313,7 +317,7 @@ def _first_k_grouped(position: np.ndarray, item: np.ndarray, score: np.ndarray, 
     if width * len(starts) > 4 * len(position) + 1024:
         return None
     run = np.repeat(np.arange(len(starts)), counts)
-    within = _ranks(position) - 1
+    within = _offsets_in_runs(starts, counts)
     items = np.zeros((len(starts), width), dtype=item.dtype)
     scores = np.zeros((len(starts), width), dtype=score.dtype)
     filled = np.zeros((len(starts), width), dtype=bool)
@@ -341,7 +345,7 @@ def _kth_best(position: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
         # entries already grouped by position (as sparse rows and per-customer lists come): no sort needed
         starts, counts = _runs(position)
         local = np.repeat(np.arange(len(starts)), counts)
-        within = _ranks(position) - 1
+        within = _offsets_in_runs(starts, counts)
         n_positions = len(starts)
     else:
         positions, local = np.unique(position, return_inverse=True)
