@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from anticipate.contract import LOAD_ORDER
-from orchestration.project import dbt_project
+from orchestration.project import dbt_project, keep_partial_parse
 from orchestration.resources import AnticipateSettings
 
 #: Every asset that opens the DuckDB file shares this pool: DuckDB admits one writing process.
@@ -79,7 +79,7 @@ PREDICTION_MODELS_SELECTOR = "tag:predictions"
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: AnticipateSettings):
     """`dbt build` up to the marts and training sets: seeds, models and their tests (surfaced as asset checks)."""
     settings.export_warehouse_for_dbt()
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from _dbt_build(context, dbt)
 
 
 @dbt_assets(
@@ -94,4 +94,10 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 def prediction_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: AnticipateSettings):
     """`dbt build` of the reader-facing models over the prediction tables, with the tests of those tables."""
     settings.export_warehouse_for_dbt()
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from _dbt_build(context, dbt)
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)

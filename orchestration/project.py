@@ -1,6 +1,7 @@
 """The dbt project as Dagster sees it. Kept in its own module for `dagster-dbt project prepare-and-package`."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,3 +53,25 @@ def prepare_manifest_if_stale() -> bool:
         )
         os.replace(Path(scratch) / "manifest.json", dbt_project.manifest_path)
     return True
+
+
+def keep_partial_parse(invocation_target: Path, project: DbtProject = dbt_project) -> None:
+    """Make a finished dbt invocation's parse state the project's, for the next invocation to start from.
+
+    dagster-dbt seeds each invocation's fresh target folder with target/partial_parse.msgpack, and dbt
+    discards that file whenever the profile differs from the one it was parsed with; the warehouse path is
+    part of the profile. So every run against another warehouse than `make dbt-parse` saw (the demo's, a
+    shop's own) parsed the whole project again, once per dbt step. dbt checks the file before trusting it:
+    a stale copy costs a parse, never a wrong build.
+    """
+    # dagster-dbt names the folder relative to the project (dbt runs there), not to this process's cwd
+    parsed = project.project_dir / invocation_target / "partial_parse.msgpack"
+    if not parsed.is_file():
+        return
+    kept = project.project_dir / project.target_path / "partial_parse.msgpack"
+    # copy beside it, then rename: a concurrent invocation copies either the old file or the new one whole
+    with parsed.open("rb") as source, tempfile.NamedTemporaryFile(dir=kept.parent, prefix=".partial_parse-",
+                                                                 delete=False) as scratch:
+        shutil.copyfileobj(source, scratch)
+    shutil.copymode(parsed, scratch.name)  # a temporary file is private to its owner; dbt wrote the original
+    os.replace(scratch.name, kept)

@@ -67,3 +67,39 @@ def test_a_dbt_change_after_the_last_parse_is_detected_and_reparsed():
     assert prepare_manifest_if_stale()
     assert not manifest_is_stale()
     assert not prepare_manifest_if_stale()
+
+
+def test_a_dbt_steps_parse_is_kept_so_the_next_step_against_the_same_warehouse_does_not_reparse(tmp_path):
+    """The warehouse path is part of dbt's profile: the parse `make dbt-parse` made for the default one was
+    thrown away whole by every dbt step of a run against another warehouse."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dagster_dbt import DbtProject
+
+    from orchestration.project import REPOSITORY_ROOT, keep_partial_parse
+
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPOSITORY_ROOT / name, tmp_path / name)
+    for folder in ("dbt_project", "seeds"):
+        shutil.copytree(REPOSITORY_ROOT / folder, tmp_path / folder)
+    project = DbtProject(project_dir=tmp_path, profiles_dir=tmp_path)
+
+    def parse(target: str) -> str:
+        env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(tmp_path / "shop.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        done = subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--project-dir", str(tmp_path),
+                               "--profiles-dir", str(tmp_path), "--target-path", target],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    parse("target/first_step")  # a full parse: its folder starts empty
+    keep_partial_parse(Path("target/first_step"), project)
+    # what dagster-dbt does for each invocation: seed its fresh folder with the project's parse state
+    (tmp_path / "target/second_step").mkdir()
+    shutil.copy(tmp_path / "target/partial_parse.msgpack", tmp_path / "target/second_step/partial_parse.msgpack")
+    second = parse("target/second_step")
+    assert "Unable to do partial parsing" not in second
+    assert not list((tmp_path / "target").glob(".partial_parse-*"))  # no scratch copy left behind
