@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # dagster-dbt needs the dbt manifest at import time: prepare it once per change of the dbt project.
+# Parsed for the warehouse path the demo and a default `anticipate run` use: the path is part of dbt's
+# profile, and a parse made for another path is thrown away by their first dbt step.
 target/manifest.json: $(STAMP) dbt_project.yml $(shell find dbt_project seeds -type f 2>/dev/null)
-	$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	ANTICIPATE_WAREHOUSE=$(CURDIR)/warehouse/anticipate.duckdb $(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
 
 dbt-parse: target/manifest.json
 
