@@ -69,9 +69,6 @@ def keep_partial_parse(invocation_target: Path, project: DbtProject = dbt_projec
     if not parsed.is_file():
         return
     kept = project.project_dir / project.target_path / "partial_parse.msgpack"
-    # copy beside it, then rename: a concurrent invocation copies either the old file or the new one whole
-    with parsed.open("rb") as source, tempfile.NamedTemporaryFile(dir=kept.parent, prefix=".partial_parse-",
-                                                                 delete=False) as scratch:
-        shutil.copyfileobj(source, scratch)
-    shutil.copymode(parsed, scratch.name)  # a temporary file is private to its owner; dbt wrote the original
-    os.replace(scratch.name, kept)
+    # copied beside it, then renamed (as the manifest above): a concurrent invocation reads either file whole
+    with tempfile.TemporaryDirectory(dir=kept.parent, prefix="keep-") as scratch:
+        os.replace(shutil.copy(parsed, scratch), kept)

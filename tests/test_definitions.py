@@ -80,16 +80,17 @@ def test_a_dbt_steps_parse_is_kept_so_the_next_step_against_the_same_warehouse_d
 
     from dagster_dbt import DbtProject
 
-    from orchestration.project import REPOSITORY_ROOT, keep_partial_parse
+    from orchestration.project import REPOSITORY_ROOT, _dbt_inputs, keep_partial_parse
 
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPOSITORY_ROOT / name, tmp_path / name)
-    for folder in ("dbt_project", "seeds"):
-        shutil.copytree(REPOSITORY_ROOT / folder, tmp_path / folder)
+    for path in _dbt_inputs():  # the dbt project's own files, as the staleness check sees them
+        copy = tmp_path / path.relative_to(REPOSITORY_ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, copy)
     project = DbtProject(project_dir=tmp_path, profiles_dir=tmp_path)
 
     def parse(target: str) -> str:
-        env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(tmp_path / "shop.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(tmp_path / "shop.duckdb"),
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         done = subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--project-dir", str(tmp_path),
                                "--profiles-dir", str(tmp_path), "--target-path", target],
                               cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
@@ -102,4 +103,8 @@ def test_a_dbt_steps_parse_is_kept_so_the_next_step_against_the_same_warehouse_d
     shutil.copy(tmp_path / "target/partial_parse.msgpack", tmp_path / "target/second_step/partial_parse.msgpack")
     second = parse("target/second_step")
     assert "Unable to do partial parsing" not in second
-    assert not list((tmp_path / "target").glob(".partial_parse-*"))  # no scratch copy left behind
+    target = tmp_path / "target"
+    # nothing else left behind: no scratch copy; the kept file has the mode dbt gave the original
+    assert sorted(path.name for path in target.iterdir()) == ["first_step", "partial_parse.msgpack", "second_step"]
+    kept, parsed = target / "partial_parse.msgpack", target / "first_step/partial_parse.msgpack"
+    assert kept.stat().st_mode == parsed.stat().st_mode
