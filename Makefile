@@ -9,10 +9,21 @@ export DBT_PROFILES_DIR := $(CURDIR)
 
 .PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender bench-recommender-scale clean
 
+# The project installs with uv (into the venv, from PyPI): about 10 s against pip's 100 s for the same
+# pinned ranges from pyproject.toml, which is most of a fresh clone's `make demo`. Bytecode is compiled
+# at install, in parallel, so no first run pays for it. `make INSTALLER=pip ...` installs with pip
+# instead, e.g. where only pip is configured for a private package index.
+INSTALLER ?= uv
+ifeq ($(INSTALLER),pip)
+INSTALL_PROJECT := $(BIN)/python -m pip install --quiet -e ".[dev]"
+else
+INSTALL_PROJECT := $(BIN)/python -m pip install --quiet "uv>=0.9,<1" && \
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]"
+endif
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(INSTALL_PROJECT)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,6 +43,10 @@ def test_ranker_importance_is_mean_absolute_shap_over_the_holdout_candidates(tra
     # the sample is bounded and seeded: the same customers give the same importance
     again = ranker_importance(model, trained.data.future_purchases["customer_id"].astype(str).unique(), random_state=0)
     assert again.equals(importance)
+    # ... and bounded in rows too: a smaller sample still explains every feature, in the same seeded way
+    few = ranker_importance(model, trained.data.future_purchases["customer_id"].astype(str).unique(), max_rows=200, random_state=0)
+    assert set(few.index) == set(model.feature_columns_) and not few.equals(importance)
+    assert few.equals(ranker_importance(model, trained.data.future_purchases["customer_id"].astype(str).unique(), max_rows=200, random_state=0))
     assert ranker_importance(model, ["nobody-has-this-id"]) is None
 
 
