@@ -9,7 +9,21 @@ import pandas as pd
 
 from ml.models.tuned import TunedCalibratedClassifier
 
-__all__ = ["shap_contributions", "top_drivers", "global_importance", "regressor_importance"]
+__all__ = ["IMPORTANCE_ROWS", "importance_sample", "shap_contributions", "top_drivers", "global_importance",
+           "regressor_importance"]
+
+#: rows a model's global importance is averaged over. TreeSHAP costs about 0.4 ms a row for the demo's ranker
+#: (2,000 customers' 44,500 candidates took 16.6 s), so a holdout of a million customers would take minutes,
+#: while the ranking settles much sooner: 5,000 of those 44,500 rows ranked the features as all of them did
+#: (Spearman 0.999).
+IMPORTANCE_ROWS = 5_000
+
+
+def importance_sample(X: pd.DataFrame, *, max_rows: int = IMPORTANCE_ROWS, random_state: int = 0) -> pd.DataFrame:
+    """X itself when it has at most `max_rows` rows, else a seeded sample of that many (for global importance)."""
+    if not isinstance(max_rows, int) or max_rows < 1:
+        raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
+    return X if len(X) <= max_rows else X.sample(n=max_rows, random_state=random_state)
 
 
 def shap_contributions(classifier: TunedCalibratedClassifier, X: pd.DataFrame) -> pd.DataFrame:

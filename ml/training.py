@@ -140,7 +140,7 @@ def _classifier_candidates(target: str, horizon_days: int, settings: TrainingSet
 
 
 def _train_classifier(frame: pd.DataFrame, target: str, horizon_days: int, settings: TrainingSettings) -> TrainedClassifier:
-    from ml.explain import global_importance, shap_contributions
+    from ml.explain import global_importance, importance_sample, shap_contributions
 
     started = time.perf_counter()
     column = target_column(target, horizon_days)
@@ -158,7 +158,8 @@ def _train_classifier(frame: pd.DataFrame, target: str, horizon_days: int, setti
     split = evaluation.split
     y_train = frame[column].to_numpy()[split.train_index].astype(float)
     holdout = frame.iloc[split.test_index]
-    importance = global_importance(shap_contributions(model, prepare_features(holdout, features)))
+    importance = global_importance(shap_contributions(
+        model, prepare_features(importance_sample(holdout, random_state=settings.random_state), features)))
     return TrainedClassifier(
         target=target, target_column=column, horizon_days=horizon_days, model=model, evaluation=evaluation,
         features=features, fit_as_of_dates=split.train_as_of_dates, fit_rows=len(split.train_index),
@@ -277,7 +278,7 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
     scoring_date : date-like
         The day predictions are made for (the day after the latest data date); exclusive bound of the fit.
     """
-    from ml.explain import regressor_importance
+    from ml.explain import importance_sample, regressor_importance
     from ml.models.clv_regressor import RevenueRegressor
 
     started = time.perf_counter()
@@ -343,7 +344,7 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
     fit_seconds[regressor_name] = time.perf_counter() - fit_started
     holdout_features = features.iloc[split.test_index]
     predictions[regressor_name] = regressor.predict(holdout_features)
-    importance = regressor_importance(regressor, holdout_features)
+    importance = regressor_importance(regressor, importance_sample(holdout_features, random_state=settings.random_state))
 
     table = pd.DataFrame(
         [{"candidate": name, **clv_metrics(actual, predicted), "predicted_total": float(predicted.sum()),

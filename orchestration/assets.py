@@ -97,7 +97,13 @@ def prediction_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource
     yield from _dbt_build(context, dbt)
 
 
+#: The scheduled build leaves dbt's unit tests out, as dbt Labs recommends for production: their inputs are
+#: fixed rows in the yml, not the shop's data, so they pass or fail the same on every run. `make test` and a
+#: hand-run `dbt build` run them (13 of them: 7.4 s of dbt thread time in the demo's build of 38.6 s).
+PRODUCTION_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+
+
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    invocation = dbt.cli(["build"], context=context)
+    invocation = dbt.cli(list(PRODUCTION_BUILD_ARGS), context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)

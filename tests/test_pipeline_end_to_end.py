@@ -74,6 +74,11 @@ def test_daily_job_succeeds_and_every_dbt_test_passes(demo_run):
     checks = result.get_asset_check_evaluations()
     assert len(checks) > 20, "dbt tests should surface as Dagster asset checks"
     assert [check.check_name for check in checks if not check.passed] == []
+    # the scheduled build runs the data tests; dbt's unit tests (fixed inputs) run in `make test` instead
+    from anticipate.status import last_dbt_build
+
+    steps = [line for line in last_dbt_build(demo_run[2]).splitlines() if "_dbt_models" in line]
+    assert len(steps) == 2 and all("tests pass" in line and "unit test" not in line for line in steps), steps
 
 
 def test_every_mart_is_populated_and_only_the_six_schemas_exist(demo_run):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.explain import global_importance
+from ml.explain import IMPORTANCE_ROWS, global_importance, importance_sample
 from ml.monitoring import promotion_decision
 from ml.promotion import Verdict
 from ml.recommend.baselines import GPTopFrequency, PopularityRecommender
@@ -26,11 +26,9 @@ __all__ = ["MODEL_LABEL", "TrainedRecommender", "train_recommender", "judge_reco
 
 MODEL_LABEL = "two-stage (candidates + LightGBM LambdaRank)"
 K = 10
-#: holdout customers whose candidates the ranker's TreeSHAP importance is averaged over, and at most this many
-#: of their candidate rows: TreeSHAP costs about 0.4 ms a row here (2,000 customers' 44,500 candidates took
-#: 16.6 s of a 40 s training run), and 5,000 rows ranked the features as all of them did (Spearman 0.999)
+#: holdout customers whose candidates the ranker's TreeSHAP importance is averaged over (at most
+#: ml.explain.IMPORTANCE_ROWS of those candidates)
 IMPORTANCE_CUSTOMERS = 2_000
-IMPORTANCE_ROWS = 5_000
 
 
 @dataclass
@@ -97,8 +95,7 @@ def ranker_importance(model: TwoStageRecommender, customer_ids, *, max_customers
         return None
     features = candidate_features(candidates, model.interactions_, products=model.products_,
                                   customer_features=model.customer_features_, as_of=model.as_of_)
-    if len(features) > max_rows:
-        features = features.sample(n=max_rows, random_state=random_state)
+    features = importance_sample(features, max_rows=max_rows, random_state=random_state)
     contributions = model.ranker_.predict(features[model.feature_columns_].astype(float), pred_contrib=True)
     return global_importance(pd.DataFrame(contributions, columns=[*model.feature_columns_, "expected_value"]))
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from ml.datasets import prepare_features
-from ml.explain import global_importance, shap_contributions, top_drivers
+from ml.explain import global_importance, importance_sample, shap_contributions, top_drivers
 from ml.metrics import roc_auc
 from ml.models.baselines import DaysSinceLastPurchaseRanker, RecentFrequencyRate, RFMLogisticRegression
 from ml.models.churn import ChurnClassifier
@@ -94,6 +94,20 @@ def test_treeshap_rows_sum_to_the_raw_score_and_rank_drivers(tiny_customers):
     drivers = top_drivers(contributions, n=2)
     assert list(drivers.columns) == ["driver_1", "driver_1_shap", "driver_2", "driver_2_shap"]
     assert (drivers["driver_1_shap"].abs() >= drivers["driver_2_shap"].abs()).all()
+
+
+def test_global_importance_from_a_seeded_row_sample_keeps_the_leading_features(tiny_customers):
+    X, will_buy, customers = tiny_customers
+    model = clone(CLASSIFIERS["propensity_lightgbm"]).fit(X, will_buy, groups=customers)
+    everything = global_importance(shap_contributions(model, X))
+    sample = importance_sample(X, max_rows=len(X) // 2, random_state=0)
+    assert len(sample) == len(X) // 2 and sample.index.isin(X.index).all()
+    assert sample.equals(importance_sample(X, max_rows=len(X) // 2, random_state=0))
+    assert importance_sample(X, max_rows=len(X)) is X
+    from_sample = global_importance(shap_contributions(model, sample))
+    assert list(from_sample.index[:2]) == list(everything.index[:2])
+    with pytest.raises(ValueError, match="max_rows"):
+        importance_sample(X, max_rows=0)
 
 
 @pytest.mark.parametrize(
