@@ -9,10 +9,10 @@ export DBT_PROFILES_DIR := $(CURDIR)
 
 .PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender bench-recommender-scale clean
 
-# The project installs with uv (into the venv, from PyPI): about 10 s against pip's 100 s for the same
-# pinned ranges from pyproject.toml, which is most of a fresh clone's `make demo`. Bytecode is compiled
-# at install, in parallel, so no first run pays for it. `make INSTALLER=pip ...` installs with pip
-# instead, e.g. where only pip is configured for a private package index.
+# The project installs with uv (pip-installed into the venv, from PyPI): about 30 s on 2 cores, 20 s of
+# it compiling bytecode, against pip's 100 s for the same pinned ranges from pyproject.toml. Compiling at
+# install (as pip does by default) means no run pays for it, even where PYTHONDONTWRITEBYTECODE is set.
+# `make INSTALLER=pip ...` installs with pip instead, e.g. where only pip is set up for a private index.
 INSTALLER ?= uv
 ifeq ($(INSTALLER),pip)
 INSTALL_PROJECT := $(BIN)/python -m pip install --quiet -e ".[dev]"
