@@ -166,7 +166,8 @@ def run_dbt(warehouse: Path, target_path: Path, *args: str, vars: dict | None = 
 
 
 def build_warehouse(warehouse: Path, target_path: Path, *, vars: dict | None = None) -> DbtRun:
-    """`dbt build` as the pipeline runs it: seeds, models, data tests and unit tests in one go.
+    """A plain `dbt build`, as a developer or CI runs it: seeds, models, data tests and unit tests in one go
+    (the daily job's build is the same without the unit tests: orchestration.assets.PRODUCTION_BUILD_ARGS).
 
     The raw tables must exist (ingestion creates them, empty for a source without a file). Unit tests read
     their inputs' columns from the warehouse; `dbt build` runs each unit test after its model's parents,
