@@ -10,8 +10,9 @@ export DBT_PROFILES_DIR := $(CURDIR)
 .PHONY: install demo test dev dbt-parse bench-warehouse bench-models bench-recommender bench-recommender-scale clean
 
 # The project installs with uv (pip-installed into the venv, from PyPI): 35 s on 2 cores with the venv,
-# 20 s of it compiling bytecode, against pip's 107 s for the same pinned ranges from pyproject.toml. Compiling at
-# install (as pip does by default) means no run pays for it, even where PYTHONDONTWRITEBYTECODE is set.
+# 20 s of it compiling bytecode, against pip's 107 s for the same pinned ranges from pyproject.toml.
+# Compiling at install (as pip does by default) means no run pays for it, even where
+# PYTHONDONTWRITEBYTECODE is set.
 # `make INSTALLER=pip ...` installs with pip instead, e.g. where only pip is set up for a private index.
 INSTALLER ?= uv
 ifeq ($(INSTALLER),pip)

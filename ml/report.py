@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from ml.explain import IMPORTANCE_ROWS
 from ml.metrics import calibration_table, lift_at_top, pr_auc, roc_auc
 
 __all__ = ["write_classifier_report", "write_regression_report", "direction", "HIGHER", "LOWER", "CLOSER_TO_ZERO",
@@ -431,8 +432,9 @@ def _shap_chart(importance: pd.Series) -> _Chart:
     top = importance.head(SHAP_TOP_FEATURES)
     return _Chart(
         "shap_summary.png", f"Mean absolute SHAP value of the top {len(top)} features",
-        f"Bars are the mean absolute SHAP value of each feature over the holdout (the {len(top)} largest of "
-        f"{len(importance)}): the average size of the feature's push on the model's output, which says how much "
+        f"Bars are the mean absolute SHAP value of each feature over the holdout, or a seeded sample of "
+        f"{IMPORTANCE_ROWS:,} of its rows when it has more (the {len(top)} largest of {len(importance)}): "
+        "the average size of the feature's push on the model's output, which says how much "
         "the model leans on it, not in which direction.",
         lambda figure: _draw_shap(figure, top),
         size=(7.5, 1.2 + 0.32 * len(top)))
