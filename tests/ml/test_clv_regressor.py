@@ -106,6 +106,14 @@ def test_unobserved_revenue_is_an_error_not_a_zero(train_and_test):
         RevenueRegressor(**FAST).fit(X, y, groups=customers)
 
 
+def test_more_folds_than_customers_is_refused_with_the_customer_count(train_and_test):
+    (X, y, customers), _ = train_and_test
+    three = np.array(["a", "b", "c"], dtype=object)[np.arange(len(y)) % 3]
+    with pytest.raises(ValueError, match=r"cv_folds \(4\) must not exceed the number of customers \(3\)"):
+        RevenueRegressor(**{**FAST, "cv_folds": 4}).fit(X, y, groups=three)
+    assert RevenueRegressor(**{**FAST, "cv_folds": 3}).fit(X, y, groups=three).n_features_in_ == X.shape[1]
+
+
 def test_raw_text_columns_and_missing_features_are_refused(fitted, train_and_test):
     (X, y, _), (X_test, _, _) = train_and_test
     raw = X.assign(top_category=X["top_category"].astype("object").astype("str"))
