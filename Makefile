@@ -17,9 +17,11 @@ export DBT_PROFILES_DIR := $(CURDIR)
 INSTALLER ?= uv
 ifeq ($(INSTALLER),pip)
 INSTALL_PROJECT := $(BIN)/python -m pip install --quiet -e ".[dev]"
-else
+else ifeq ($(INSTALLER),uv)
 INSTALL_PROJECT := $(BIN)/python -m pip install --quiet "uv>=0.9,<1" && \
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]"
+else
+$(error INSTALLER must be uv or pip, got '$(INSTALLER)')
 endif
 
 $(STAMP): pyproject.toml
