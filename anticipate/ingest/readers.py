@@ -16,9 +16,11 @@ import hashlib
 import io
 import itertools
 import json
+import queue
 import sys
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -360,9 +362,11 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
     keys: list[str] = []  # every key seen so far, by first appearance; key i is column c<i>
     row_number = 0
     try:
-        for records in _json_line_blocks(staged.path, encoding):
-            chunk = pa.table({"line": records,
-                              "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64())})
+        for records in _read_ahead(_json_line_blocks(staged.path, encoding)):
+            chunk = _parallel_batches(pa.table({
+                "line": records,
+                "_row_number": pa.array(range(row_number + 1, row_number + 1 + len(records)), pa.int64()),
+            }))
             con.register("_ingest_chunk", chunk)
             try:
                 _append_json_block(con, staged.table, keys)
@@ -377,6 +381,15 @@ def _stage_json_lines(con, staged: StagedFile, mapping: SourceMapping) -> None:
     staged.rows_read = row_number
 
 
+#: Rows per Arrow record batch handed to DuckDB: it scans a registered table one batch per thread at a
+#: time, so a block of one batch parsed its JSON on one core while the other idled.
+JSON_BATCH_ROWS = 1 << 15
+
+
+def _parallel_batches(table: pa.Table) -> pa.Table:
+    return pa.Table.from_batches(table.to_batches(max_chunksize=JSON_BATCH_ROWS), table.schema)
+
+
 def _append_json_block(con, table: str, keys: list[str]) -> None:
     """Parse the registered `_ingest_chunk` (line, _row_number) into `table`, adding columns for new keys."""
     block = "_ingest_json_block"
@@ -386,6 +399,7 @@ def _append_json_block(con, table: str, keys: list[str]) -> None:
     # stage is filled in one transaction (every block's text would stay).
     block_rows = con.sql("select line, _row_number, case when json_valid(line) then json_type(line) end as json_kind "
                          "from _ingest_chunk").to_arrow_table()
+    block_rows = _parallel_batches(block_rows)
     con.register(block, block_rows)
     try:
         _insert_json_block(con, table, keys, block)
@@ -431,7 +445,58 @@ def _insert_json_block(con, table: str, keys: list[str], block: str) -> None:
     """)
 
 
-def _json_line_blocks(path: Path, encoding: str, block_chars: int = 16 << 20):
+class _ReaderFailed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+def _read_ahead(blocks: Iterator) -> Iterator:
+    """`blocks`, the next one made in a thread while the caller works on the current one.
+
+    Reading and splitting lines is Python, on one core; parsing them is DuckDB, which releases the GIL:
+    overlapped, the two take the longer one's time instead of their sum. An error of the reader (a byte
+    that does not decode) is raised here, where the caller would have met it.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not put(block):
+                    return
+            put(_END)
+        except BaseException as error:  # handed to the caller's thread, raised there
+            put(_ReaderFailed(error))
+
+    reader = threading.Thread(target=produce, name="anticipate-json-lines", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _ReaderFailed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _json_line_blocks(path: Path, encoding: str, block_chars: int = 64 << 20):
     """Non-blank lines, without their line break, as Arrow string arrays of about `block_chars` characters.
 
     Universal newlines (\\n, \\r\\n, \\r) end a line, as when iterating a text file (the text reader turns

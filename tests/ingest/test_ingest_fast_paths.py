@@ -1,10 +1,13 @@
-"""The shortcuts taken for speed give the same answers as the plain way: block-wise JSON Lines reading,
-the cheap trim, duplicates found from repeated keys, Parquet read in place."""
+"""The shortcuts taken for speed give the same answers as the plain way: block-wise JSON Lines reading
+(in a reader thread), the cheap trim, duplicates found from repeated keys, Parquet read in place."""
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
+
+import pytest
 
 import duckdb
 from hypothesis import given, settings
@@ -12,7 +15,7 @@ from hypothesis import strategies as st
 
 from anticipate.ingest import ingest
 from anticipate.ingest import readers
-from anticipate.ingest.readers import _json_line_blocks
+from anticipate.ingest.readers import _json_line_blocks, _read_ahead
 from anticipate.ingest.validate import ISO_OFFSET, ISO_TIMESTAMP, ISO_TIMESTAMP_WITH_OFFSET, trimmed_or_null, unless_blank
 
 # Pieces that stress line splitting: every line break Python's universal newlines know, blank and
@@ -33,6 +36,41 @@ def test_json_lines_read_in_blocks_are_the_non_blank_lines_of_the_file(tmp_path_
 
     assert [line for block in blocks for line in block.to_pylist()] == expected
     assert all(len(block) for block in blocks)  # no empty block is handed to DuckDB
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "anticipate-json-lines"]
+
+
+def test_blocks_read_ahead_arrive_in_order_and_a_reader_error_after_the_blocks_before_it():
+    def blocks():
+        yield from range(5)
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    received = []
+    with pytest.raises(UnicodeDecodeError):
+        for block in _read_ahead(blocks()):
+            received.append(block)
+
+    assert received == [0, 1, 2, 3, 4]
+    assert _reader_threads() == []
+
+
+def test_the_reader_thread_stops_when_the_caller_fails_midway():
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    with pytest.raises(RuntimeError, match="parse failed"):
+        for block in _read_ahead(endless()):
+            if block == 3:
+                raise RuntimeError("parse failed")
+
+    assert _reader_threads() == []  # joined, not left reading the rest of the file
+    assert len(produced) <= 6  # at most the block in hand, one queued and one being made
 
 
 @settings(max_examples=100, deadline=None)
