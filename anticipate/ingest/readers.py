@@ -398,8 +398,7 @@ def _append_json_block(con, table: str, keys: list[str]) -> None:
     # An Arrow table, not a DuckDB one: a table dropped inside a transaction is kept until it ends, and the
     # stage is filled in one transaction (every block's text would stay).
     block_rows = con.sql("select line, _row_number, case when json_valid(line) then json_type(line) end as json_kind "
-                         "from _ingest_chunk").to_arrow_table()
-    block_rows = _parallel_batches(block_rows)
+                         "from _ingest_chunk").to_arrow_table(JSON_BATCH_ROWS)
     con.register(block, block_rows)
     try:
         _insert_json_block(con, table, keys, block)

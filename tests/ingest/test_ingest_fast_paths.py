@@ -7,9 +7,8 @@ import functools
 import json
 import threading
 
-import pytest
-
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
