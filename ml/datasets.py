@@ -117,8 +117,11 @@ class TimeSplit:
 
 
 def time_split(frame: pd.DataFrame, *, target_column: str, horizon_days: int, min_train_dates: int = 3,
-               min_class_rows: int = 20) -> TimeSplit:
+               min_class_rows: int = 20, max_train_dates: int | None = None) -> TimeSplit:
     """Train on earlier as-of dates, test on the latest labelled one.
+
+    `max_train_dates` keeps only the latest that many training as-of dates (None: all of them): recent
+    behaviour only, and a fit that grows with the window instead of the whole history.
 
     Raises
     ------
@@ -128,6 +131,8 @@ def time_split(frame: pd.DataFrame, *, target_column: str, horizon_days: int, mi
     """
     if not isinstance(min_train_dates, int) or min_train_dates < 1:
         raise ValueError(f"min_train_dates must be an int >= 1, got {min_train_dates!r}")
+    if max_train_dates is not None and (not isinstance(max_train_dates, int) or max_train_dates < min_train_dates):
+        raise ValueError(f"max_train_dates must be None or an int >= min_train_dates ({min_train_dates}), got {max_train_dates!r}")
     labelled = frame[frame[target_column].notna()]
     dates = sorted(labelled["as_of_date"].unique())
     if not dates:
@@ -140,6 +145,8 @@ def time_split(frame: pd.DataFrame, *, target_column: str, horizon_days: int, mi
             f"the test date {test_date.date()}, need at least {min_train_dates}; labelled dates span "
             f"{pd.Timestamp(dates[0]).date()}..{test_date.date()}"
         )
+    if max_train_dates is not None:
+        train_dates = train_dates[-max_train_dates:]
     as_of = frame["as_of_date"]
     is_labelled = frame[target_column].notna().to_numpy()
     train_mask = as_of.isin(train_dates).to_numpy() & is_labelled

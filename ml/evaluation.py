@@ -39,7 +39,8 @@ def _fit(candidate, X, y, groups):
 
 
 def evaluate_candidates(frame: pd.DataFrame, candidates: dict[str, object], *, target_column: str, horizon_days: int,
-                        min_train_dates: int = 3, min_class_rows: int = 20) -> EvaluationResult:
+                        min_train_dates: int = 3, min_class_rows: int = 20,
+                        max_train_dates: int | None = None) -> EvaluationResult:
     """Fit each candidate on the training as-of dates and measure it on the test as-of date.
 
     Parameters
@@ -56,7 +57,7 @@ def evaluate_candidates(frame: pd.DataFrame, candidates: dict[str, object], *, t
         When the history cannot support the horizon (see ml.datasets.time_split).
     """
     split = time_split(frame, target_column=target_column, horizon_days=horizon_days,
-                       min_train_dates=min_train_dates, min_class_rows=min_class_rows)
+                       min_train_dates=min_train_dates, min_class_rows=min_class_rows, max_train_dates=max_train_dates)
     features = prepare_features(frame)
     labels = frame[target_column].astype(float).astype(int).to_numpy()
     X_train, y_train = features.iloc[split.train_index], labels[split.train_index]

@@ -55,6 +55,8 @@ class TrainingSettings:
     random_state : int
     min_train_dates : int
         Labelled as-of dates the training window needs, besides the holdout date.
+    max_train_dates : int or None
+        Train on at most the latest this many as-of dates (None: every one that closes its label window).
     min_class_rows : int
         Rows of each class the training and holdout rows need.
     """
@@ -66,6 +68,7 @@ class TrainingSettings:
     random_state: int = 0
     min_train_dates: int = 3
     min_class_rows: int = 20
+    max_train_dates: int | None = None
 
     def tuning(self) -> dict:
         return {"n_iter": self.n_iter, "cv_folds": self.cv_folds, "time_budget_seconds": self.time_budget_seconds,
@@ -149,6 +152,7 @@ def _train_classifier(frame: pd.DataFrame, target: str, horizon_days: int, setti
     evaluation = evaluate_candidates(
         frame, _classifier_candidates(target, horizon_days, settings), target_column=column, horizon_days=horizon_days,
         min_train_dates=settings.min_train_dates, min_class_rows=settings.min_class_rows,
+        max_train_dates=settings.max_train_dates,
     )
     # The artifact is the evaluated model itself, fit on the training dates only: the holdout metrics are
     # then those of exactly what scores, and champion/challenger comparisons (same holdout) stay fair. A
@@ -285,7 +289,8 @@ def train_lifetime_value(frame: pd.DataFrame, orders: pd.DataFrame, *, scoring_d
     column = target_column("revenue", horizon_days)
     # revenue has no classes: min_class_rows=0 keeps only the date rules of the split
     split = time_split(frame, target_column=column, horizon_days=horizon_days,
-                       min_train_dates=settings.min_train_dates, min_class_rows=0)
+                       min_train_dates=settings.min_train_dates, min_class_rows=0,
+                       max_train_dates=settings.max_train_dates)
     holdout_rows = frame.iloc[split.test_index]
     actual = holdout_rows[column].to_numpy(dtype=float)
     ordered_at = pd.to_datetime(orders["ordered_at"])

@@ -59,6 +59,8 @@ class ModelTraining(dg.ConfigurableResource):
     random_state: int = 0
     min_train_dates: int = 3
     min_class_rows: int = 20
+    #: train on at most the latest N labelled as-of dates (None: all): recent behaviour, bounded fit time
+    max_train_dates: int | None = None
     #: a retrained classifier replaces the champion unless its holdout ROC-AUC is lower by more than this
     promotion_tolerance_auc: float = 0.01
     #: ... and a lifetime-value model unless its holdout RMSE is higher by more than this share
@@ -92,7 +94,8 @@ class ModelTraining(dg.ConfigurableResource):
 
         return TrainingSettings(n_iter=self.n_iter, cv_folds=self.cv_folds, time_budget_seconds=self.time_budget_seconds,
                                 n_jobs=self.n_jobs, random_state=self.random_state,
-                                min_train_dates=self.min_train_dates, min_class_rows=self.min_class_rows)
+                                min_train_dates=self.min_train_dates, min_class_rows=self.min_class_rows,
+                                max_train_dates=self.max_train_dates)
 
 
 def dbt_cli_resource() -> DbtCliResource:

@@ -29,6 +29,14 @@ def test_training_dates_close_their_label_window_by_the_holdout_date():
     assert len(split.test_index) == 60 and len(split.train_index) == 4 * 60
 
 
+def test_max_train_dates_keeps_the_latest_training_dates_and_the_same_holdout():
+    split = time_split(_frame(MONTHS), target_column="churned_30d", horizon_days=60, min_train_dates=2, max_train_dates=2)
+    assert [d.date().isoformat() for d in split.train_as_of_dates] == MONTHS[2:4]
+    assert split.test_as_of_date == pd.Timestamp("2024-06-01") and len(split.train_index) == 2 * 60
+    with pytest.raises(ValueError, match=r"max_train_dates must be None or an int >= min_train_dates \(3\), got 2"):
+        time_split(_frame(MONTHS), target_column="churned_30d", horizon_days=30, max_train_dates=2)
+
+
 def test_too_few_training_dates_for_the_horizon_is_refused_with_the_reason():
     with pytest.raises(InsufficientHistoryError, match=r"1 as-of date\(s\) close their 140-day label window .* need at least 3"):
         time_split(_frame(MONTHS), target_column="churned_30d", horizon_days=140)

@@ -142,3 +142,16 @@ def test_pipelines_train_report_metrics_beside_baselines_and_score_every_custome
         probabilities = model.predict_proba(features)[:, 1]
         assert probabilities.shape == (len(current),) and len(current) >= 250
         assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_max_train_dates_trains_on_the_latest_dates_only_and_keeps_the_holdout(warehouse):
+    from ml.datasets import time_split
+    from ml.training import TrainingSettings, train_propensity
+
+    frame = load_training_set(warehouse, target="propensity")
+    every_date = time_split(frame, target_column="purchases_in_30d", horizon_days=30, min_class_rows=5)
+    assert len(every_date.train_as_of_dates) > 3, "the demo history must hold more training dates than the cap"
+    trained = train_propensity(frame, settings=TrainingSettings(**FAST, min_class_rows=5, max_train_dates=3))
+    assert trained.fit_as_of_dates == every_date.train_as_of_dates[-3:]
+    assert trained.split.test_as_of_date == every_date.test_as_of_date
+    assert trained.fit_rows == int((frame["as_of_date"].isin(trained.fit_as_of_dates) & frame["purchases_in_30d"].notna()).sum())
