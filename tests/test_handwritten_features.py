@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from anticipate.demo_data import generate_demo_data
-from anticipate.ingest import ingest
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
 def _load_handwritten_module():
@@ -129,22 +125,10 @@ def _insert_edge_cases(warehouse: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory, build_demo_warehouse) -> Path:
     """300 demo customers (with the generator's dirty rows) and the edge cases, built up to the current features."""
-    folder = tmp_path_factory.mktemp("handwritten_features")
-    landing, warehouse = folder / "landing", folder / "anticipate.duckdb"
-    generate_demo_data(landing, customers=300, seed=3)
-    ingest(landing, warehouse)
-    _insert_edge_cases(warehouse)
-    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    completed = subprocess.run(
-        [str(DBT_EXECUTABLE), "build", "--project-dir", str(REPOSITORY_ROOT), "--profiles-dir", str(REPOSITORY_ROOT),
-         "--target-path", str(folder / "target"), "--select", "+customer_features_current",
-         "--exclude-resource-type", "test", "unit_test"],
-        env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True,
-    )
-    assert completed.returncode == 0, f"dbt build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-2000:]}"
-    return warehouse
+    return build_demo_warehouse(tmp_path_factory.mktemp("handwritten_features"), customers=300, seed=3,
+                                select=("+customer_features_current",), before_build=_insert_edge_cases)
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

@@ -3,40 +3,21 @@ order, and leaves the warehouse as it found it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from anticipate.demo_data import generate_demo_data
-from anticipate.ingest import ingest
 from benchmarks.model_costs import SCRATCH_SCHEMA, compiled_table_models, measure, render
-
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("model_costs")
-    landing, warehouse = folder / "landing", folder / "anticipate.duckdb"
-    generate_demo_data(landing, customers=200, seed=3, years=1.0, end_date=date(2026, 10, 15))
-    ingest(landing, warehouse)
-    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    completed = subprocess.run(
-        [str(DBT_EXECUTABLE), "build", "--project-dir", str(REPOSITORY_ROOT), "--profiles-dir", str(REPOSITORY_ROOT),
-         "--target-path", str(folder / "target"), "--select", "+customer_features_current",
-         "--exclude-resource-type", "test", "unit_test"],
-        env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True,
-    )
-    assert completed.returncode == 0, f"dbt build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-2000:]}"
-    return warehouse
+def warehouse(tmp_path_factory: pytest.TempPathFactory, build_demo_warehouse) -> Path:
+    return build_demo_warehouse(tmp_path_factory.mktemp("model_costs"), customers=200, seed=3, years=1.0,
+                                end_date=date(2026, 10, 15), select=("+customer_features_current",))
 
 
 def _tables(warehouse: Path) -> dict[tuple[str, str], int]:

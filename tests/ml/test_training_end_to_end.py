@@ -3,9 +3,6 @@ then the label windows checked against fct_orders and the churn and propensity p
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,16 +10,12 @@ import duckdb
 import numpy as np
 import pytest
 
-from anticipate.demo_data import generate_demo_data
-from anticipate.ingest import ingest
 from ml.datasets import load_training_set, prepare_features
 from ml.evaluation import evaluate_candidates
 from ml.models.baselines import DaysSinceLastPurchaseRanker, RecentFrequencyRate, RFMLogisticRegression
 from ml.models.churn import ChurnClassifier
 from ml.models.propensity import PropensityClassifier
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 # one thread: LightGBM threads spin-wait badly when pytest-xdist workers share the 2 cores
 FAST = {"n_iter": 2, "cv_folds": 2, "time_budget_seconds": 20, "n_jobs": 1, "random_state": 0}
 
@@ -30,22 +23,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warehouse(tmp_path_factory: pytest.TempPathFactory, build_demo_warehouse) -> Path:
     """300 demo customers over 18 months, built up to the training set and the current features. The
     history ends mid-month so the last monthly as-of date falls inside every label horizon."""
-    folder = tmp_path_factory.mktemp("ml_training")
-    landing, warehouse = folder / "landing", folder / "anticipate.duckdb"
-    generate_demo_data(landing, customers=300, seed=5, years=1.5, end_date=date(2026, 10, 15))
-    ingest(landing, warehouse)
-    env = {**os.environ, "ANTICIPATE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    completed = subprocess.run(
-        [str(DBT_EXECUTABLE), "build", "--project-dir", str(REPOSITORY_ROOT), "--profiles-dir", str(REPOSITORY_ROOT),
-         "--target-path", str(folder / "target"), "--select", "+customer_training_set", "+customer_features_current",
-         "--exclude-resource-type", "test", "unit_test"],
-        env=env, cwd=REPOSITORY_ROOT, capture_output=True, text=True,
-    )
-    assert completed.returncode == 0, f"dbt build failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-2000:]}"
-    return warehouse
+    return build_demo_warehouse(tmp_path_factory.mktemp("ml_training"), customers=300, seed=5, years=1.5,
+                                end_date=date(2026, 10, 15), select=("+customer_training_set", "+customer_features_current"))
 
 
 @pytest.mark.parametrize(("label", "horizon"), [("churned_90d", 90), ("purchases_in_30d", 30), ("revenue_in_90d", 90)])
