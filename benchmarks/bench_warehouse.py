@@ -1,7 +1,7 @@
 """Warehouse scale benchmark: demo data at 100k and 1M customers, ingestion and `dbt build` with wall time,
 CPU time and peak memory, against a hand-written DuckDB query as the floor.
 
-    make bench-warehouse                       # 100k and 1M customers (about 35 minutes on 2 cores)
+    make bench-warehouse                       # 100k and 1M customers (25-35 minutes on 2 cores)
     python -m benchmarks.bench_warehouse --customers 20000 100000   # other sizes
 
 Each stage runs in its own process so its peak resident memory (ru_maxrss from wait4) and its CPU time
@@ -104,12 +104,15 @@ def bench_size(customers: int, *, keep: bool) -> list[Measurement]:
 def layer_seconds(run_results: dict, manifest: dict) -> dict[str, tuple[float, float]]:
     """Seconds of dbt's threads per layer, models (and seeds) apart from tests, from one build's artifacts.
 
-    A model's layer is its folder under models/ (seeds are staging); a test counts with the latest layer of
-    the models it reads. Two threads run side by side, so a layer's seconds may exceed its share of the wall.
+    A model's layer is its folder under models/ (seeds and the raw sources are staging); a test counts with
+    the latest layer of what it reads. Two threads run side by side, so a layer's seconds may exceed its
+    share of the wall.
     """
-    nodes = manifest["nodes"]
+    nodes, sources = manifest["nodes"], manifest.get("sources", {})
 
     def layer_of(unique_id: str) -> int | None:
+        if unique_id in sources:
+            return 0 if sources[unique_id]["schema"] == "raw" else None
         node = nodes.get(unique_id)
         if node is None:
             return None

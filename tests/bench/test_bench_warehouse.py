@@ -21,10 +21,17 @@ MANIFEST = {"nodes": {
     "test.anticipate.relationships_labels_customers": _node(
         "test", "ml", "relationships", ("model.anticipate.dim_customers", "model.anticipate.customer_labels")),
     "model.anticipate.customer_predictions": _node("model", "predictions", "customer_predictions"),
+    # tests on sources: the raw tables' run with staging, the prediction tables' are not part of the build
+    "test.anticipate.source_not_null_raw_web_events": _node("test", "staging", "not_null", ("source.anticipate.raw.web_events",)),
+    "test.anticipate.source_not_null_churn_scores": _node(
+        "test", "predictions", "not_null", ("source.anticipate.predictions.churn_scores",)),
+}, "sources": {
+    "source.anticipate.raw.web_events": {"schema": "raw"},
+    "source.anticipate.predictions.churn_scores": {"schema": "predictions"},
 }}
 
 
-def test_models_and_tests_add_up_per_layer_with_seeds_as_staging_and_tests_in_their_latest_layer():
+def test_models_and_tests_add_up_per_layer_with_seeds_and_raw_as_staging_and_tests_in_their_latest_layer():
     results = {"results": [
         {"unique_id": "seed.anticipate.event_types", "execution_time": 0.5},
         {"unique_id": "model.anticipate.stg_web_events", "execution_time": 80.0},
@@ -36,7 +43,9 @@ def test_models_and_tests_add_up_per_layer_with_seeds_as_staging_and_tests_in_th
         # outside the four layers, or not a node of the manifest (a unit test): not counted
         {"unique_id": "model.anticipate.customer_predictions", "execution_time": 7.0},
         {"unique_id": "unit_test.anticipate.stg_web_events.dedup", "execution_time": 1.0},
+        {"unique_id": "test.anticipate.source_not_null_raw_web_events", "execution_time": 2.0},
+        {"unique_id": "test.anticipate.source_not_null_churn_scores", "execution_time": 0.5},
     ]}
     assert layer_seconds(results, MANIFEST) == {
-        "staging": (80.5, 13.0), "intermediate": (90.0, 0.0), "marts": (4.0, 0.0), "ml": (10.0, 2.5),
+        "staging": (80.5, 15.0), "intermediate": (90.0, 0.0), "marts": (4.0, 0.0), "ml": (10.0, 2.5),
     }
