@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from anticipate.ingest.load import configure_for_bulk_load
 from benchmarks.results import write_section
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +69,10 @@ def compiled_table_models(warehouse: Path, select: str, target: Path) -> list[tu
 
 
 def _configure(connection: duckdb.DuckDBPyConnection) -> None:
-    memory_limit = os.environ.get("ANTICIPATE_DUCKDB_MEMORY_LIMIT", "").strip() or "40%"
+    # the profile's settings: ingestion applies the same memory limit, temp directory and insertion order
+    configure_for_bulk_load(connection)
     connection.execute("set threads = 2")
     connection.execute("set TimeZone = 'UTC'")
-    connection.execute(f"set memory_limit = '{memory_limit}'")
-    connection.execute("set preserve_insertion_order = false")
 
 
 def measure(warehouse: Path, models: list[tuple[str, str]], *, echo: bool = True) -> list[ModelCost]:

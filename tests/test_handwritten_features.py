@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 

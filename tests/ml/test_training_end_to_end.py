@@ -10,11 +10,12 @@ import duckdb
 import numpy as np
 import pytest
 
-from ml.datasets import load_training_set, prepare_features
+from ml.datasets import load_training_set, prepare_features, time_split
 from ml.evaluation import evaluate_candidates
 from ml.models.baselines import DaysSinceLastPurchaseRanker, RecentFrequencyRate, RFMLogisticRegression
 from ml.models.churn import ChurnClassifier
 from ml.models.propensity import PropensityClassifier
+from ml.training import TrainingSettings, train_propensity
 
 # one thread: LightGBM threads spin-wait badly when pytest-xdist workers share the 2 cores
 FAST = {"n_iter": 2, "cv_folds": 2, "time_budget_seconds": 20, "n_jobs": 1, "random_state": 0}
@@ -127,9 +128,6 @@ def test_pipelines_train_report_metrics_beside_baselines_and_score_every_custome
 
 
 def test_max_train_dates_trains_on_the_latest_dates_only_and_keeps_the_holdout(warehouse):
-    from ml.datasets import time_split
-    from ml.training import TrainingSettings, train_propensity
-
     frame = load_training_set(warehouse, target="propensity")
     every_date = time_split(frame, target_column="purchases_in_30d", horizon_days=30, min_class_rows=5)
     assert len(every_date.train_as_of_dates) > 3, "the demo history must hold more training dates than the cap"
