@@ -89,12 +89,15 @@ def unknown_reference_warnings(con: duckdb.DuckDBPyConnection, checked: str, fil
     """
     if not references:
         return []
-    # One scan of the file's rows counts every reference column at once.
+    # An uncorrelated `not in` per column: DuckDB runs each as one hash anti-join on the parent keys, where a
+    # correlated `not exists` in a FILTER clause cost twice the CPU (web events at 1M customers: 9.5 CPU s
+    # against 23-25). The keys' `is not null` keeps `not in` from turning NULL on a NULL key.
     counts = ", ".join(
-        f"count(*) filter (where child.{ident(column)} is not null and not exists ("
-        f"select 1 from {parent} as parent where parent.{ident(parent_column)} = child.{ident(column)}))"
+        f"(select count(*) from {checked} as child where child._file_idx = {file_idx} and child._reason = '' "
+        f"and child.{ident(column)} is not null and child.{ident(column)} not in ("
+        f"select parent.{ident(parent_column)} from {parent} as parent where parent.{ident(parent_column)} is not null))"
         for column, (parent, parent_column) in references.items())
-    row = con.execute(f"select {counts} from {checked} as child where child._file_idx = {file_idx} and child._reason = ''").fetchone()
+    row = con.execute(f"select {counts}").fetchone()
     warnings = []
     for column, count in zip(references, row):
         if count:
