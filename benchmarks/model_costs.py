@@ -18,7 +18,6 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,10 +27,9 @@ from pathlib import Path
 import duckdb
 
 from anticipate.ingest.load import configure_for_bulk_load
+from benchmarks.bench_warehouse import DBT, REPOSITORY_ROOT
 from benchmarks.results import write_section
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-DBT = str(Path(sys.executable).with_name("dbt"))
 SCRATCH_SCHEMA = "benchmark_model_costs"
 DEFAULT_SELECT = "+customer_features_current"
 
