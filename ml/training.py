@@ -51,7 +51,7 @@ class TrainingSettings:
     time_budget_seconds : float
         The search stops sampling new settings after this long.
     n_jobs : int
-        LightGBM threads (1: see ml.models.tuned.TunedCalibratedClassifier).
+        Fits side by side on threads, each LightGBM fit on one (see ml.models.tuned.TunedCalibratedClassifier).
     random_state : int
     min_train_dates : int
         Labelled as-of dates the training window needs, besides the holdout date.

@@ -53,8 +53,9 @@ class ModelTraining(dg.ConfigurableResource):
     n_iter: int = 6
     cv_folds: int = 3
     time_budget_seconds: float = 60.0
-    #: cores to use: threads for training and for the recommender's iALS refresh, and worker processes that
-    #: score recommendation batches side by side (1 on a machine shared with other work)
+    #: cores to use: model fits side by side on threads (each LightGBM fit on one), the recommender's iALS
+    #: refresh threads, and worker processes that score recommendation batches side by side (1 on a machine
+    #: shared with other work)
     n_jobs: int = 1
     random_state: int = 0
     min_train_dates: int = 3

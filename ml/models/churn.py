@@ -33,10 +33,11 @@ class ChurnClassifier(TunedCalibratedClassifier):
 
     def _make_estimator(self):
         if self.algorithm == "lightgbm":
-            return lightgbm_classifier(n_jobs=self.n_jobs, random_state=self.random_state)
+            return lightgbm_classifier(random_state=self.random_state)
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(n_estimators=200, class_weight="balanced_subsample", n_jobs=self.n_jobs,
+        # one thread per forest: n_jobs fits run side by side instead (see TunedCalibratedClassifier)
+        return RandomForestClassifier(n_estimators=200, class_weight="balanced_subsample", n_jobs=1,
                                       random_state=self.random_state)
 
     def _search_space(self) -> dict:
@@ -57,10 +58,11 @@ LIGHTGBM_SEARCH_SPACE = {
 }
 
 
-def lightgbm_classifier(*, n_jobs: int, random_state: int):
-    """LGBMClassifier with balanced class weights, row subsampling on every iteration, and no chatter."""
+def lightgbm_classifier(*, random_state: int):
+    """LGBMClassifier with balanced class weights, row subsampling on every iteration, one thread (fits run
+    side by side instead: see TunedCalibratedClassifier's n_jobs), and no chatter."""
     # imported here: lightgbm takes ~1.6 s to import and the CLI must not pay for it
     from lightgbm import LGBMClassifier
 
-    return LGBMClassifier(class_weight="balanced", subsample_freq=1, n_jobs=n_jobs, random_state=random_state,
+    return LGBMClassifier(class_weight="balanced", subsample_freq=1, n_jobs=1, random_state=random_state,
                           verbose=-1)

@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupKFold, ParameterSampler
 from sklearn.utils.validation import check_is_fitted
 
 from ml.models.churn import LIGHTGBM_SEARCH_SPACE
+from ml.models.search import out_of_fold_predictions
 
 __all__ = ["RevenueRegressor", "REVENUE_SEARCH_SPACE"]
 
@@ -42,9 +43,10 @@ class RevenueRegressor(RegressorMixin, BaseEstimator):
     cv_folds : int, default=3
         GroupKFold splits by customer, so one customer's as-of dates never sit on both sides.
     time_budget_seconds : float, default=60
-        The search stops sampling new settings once this much time has passed.
+        The search starts no new settings once this much time has passed (n_jobs settings at a time).
     n_jobs : int, default=1
-        LightGBM threads.
+        The search's fold fits run side by side on this many threads, each LightGBM fit on one thread
+        (see ml.models.tuned.TunedCalibratedClassifier for why).
     random_state : int, default=0
 
     Attributes
@@ -80,7 +82,7 @@ class RevenueRegressor(RegressorMixin, BaseEstimator):
         # imported here: lightgbm takes ~1.6 s to import and the CLI must not pay for it
         from lightgbm import LGBMRegressor
 
-        return LGBMRegressor(objective="regression", subsample_freq=1, n_jobs=self.n_jobs,
+        return LGBMRegressor(objective="regression", subsample_freq=1, n_jobs=1,
                              random_state=self.random_state, verbose=-1, **params)
 
     @staticmethod
@@ -125,18 +127,21 @@ class RevenueRegressor(RegressorMixin, BaseEstimator):
         folds = list(GroupKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.random_state).split(X, y, codes))
 
         started = time.perf_counter()
-        sampler = ParameterSampler(REVENUE_SEARCH_SPACE, n_iter=self.n_iter, random_state=self.random_state)
+        settings = list(ParameterSampler(REVENUE_SEARCH_SPACE, n_iter=self.n_iter, random_state=self.random_state))
         results = []
-        for params in sampler:
+
+        def fit_predict(params, train, validate):
+            return self._make_estimator(params).fit(X.iloc[train], y[train]).predict(X.iloc[validate])
+
+        for first in range(0, len(settings), self.n_jobs):
             if results and time.perf_counter() - started > self.time_budget_seconds:
                 break
-            out_of_fold = np.empty(len(y))
-            for train, validate in folds:
-                fold_model = self._make_estimator(params).fit(X.iloc[train], y[train])
-                out_of_fold[validate] = fold_model.predict(X.iloc[validate])
-            errors = out_of_fold - y
-            results.append({"params": params, "rmse": float(np.sqrt(np.mean(errors ** 2))),
-                            "mae": float(np.mean(np.abs(errors)))})
+            batch = settings[first:first + self.n_jobs]
+            scores = out_of_fold_predictions(fit_predict, batch, folds, len(y), n_jobs=self.n_jobs)
+            for params, out_of_fold in zip(batch, scores):
+                errors = out_of_fold - y
+                results.append({"params": params, "rmse": float(np.sqrt(np.mean(errors ** 2))),
+                                "mae": float(np.mean(np.abs(errors)))})
         self.cv_results_ = results
         self.best_params_ = min(results, key=lambda result: result["rmse"])["params"]
         self.search_seconds_ = time.perf_counter() - started

@@ -12,7 +12,7 @@ class PropensityClassifier(TunedCalibratedClassifier):
     """Tuned, calibrated LightGBM propensity classifier; parameters as TunedCalibratedClassifier."""
 
     def _make_estimator(self):
-        return lightgbm_classifier(n_jobs=self.n_jobs, random_state=self.random_state)
+        return lightgbm_classifier(random_state=self.random_state)
 
     def _search_space(self) -> dict:
         return LIGHTGBM_SEARCH_SPACE

@@ -83,6 +83,18 @@ def test_tuned_classifier_records_search_calibration_and_threshold(tiny_customer
     assert preprocess.target_encoded_columns_ == ["country"] and preprocess.onehot_columns_ == ["top_category"]
 
 
+@pytest.mark.parametrize("algorithm", ["lightgbm", "random_forest"])
+def test_fits_on_two_threads_give_the_same_search_calibration_and_probabilities_as_on_one(algorithm, tiny_customers):
+    X, will_buy, customers = tiny_customers
+    settings = {**FAST, "n_iter": 3, "algorithm": algorithm}  # an odd count: the last batch has one setting
+    sequential = ChurnClassifier(**settings).fit(X, 1 - will_buy, groups=customers)
+    parallel = ChurnClassifier(**{**settings, "n_jobs": 2}).fit(X, 1 - will_buy, groups=customers)
+    assert parallel.cv_results_ == sequential.cv_results_
+    assert parallel.best_params_ == sequential.best_params_
+    assert parallel.threshold_ == sequential.threshold_
+    np.testing.assert_array_equal(parallel.predict_proba(X), sequential.predict_proba(X))
+
+
 def test_treeshap_rows_sum_to_the_raw_score_and_rank_drivers(tiny_customers):
     X, will_buy, customers = tiny_customers
     model = clone(CLASSIFIERS["propensity_lightgbm"]).fit(X, will_buy, groups=customers)

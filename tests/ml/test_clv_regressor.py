@@ -87,6 +87,13 @@ def test_same_random_state_gives_the_same_predictions(fitted, train_and_test):
     np.testing.assert_allclose(again.predict(X_test), fitted.predict(X_test))
 
 
+def test_fits_on_two_threads_give_the_same_search_and_model_as_on_one(fitted, train_and_test):
+    (X, y, customers), (X_test, _, _) = train_and_test
+    parallel = RevenueRegressor(**{**FAST, "n_jobs": 2}).fit(X, y, groups=customers)
+    assert parallel.cv_results_ == fitted.cv_results_
+    np.testing.assert_array_equal(parallel.predict(X_test), fitted.predict(X_test))
+
+
 @pytest.mark.parametrize("parameter, value, message", [
     ("n_iter", 0, "n_iter must be an int >= 1, got 0"),
     ("cv_folds", 1, "cv_folds must be an int >= 2, got 1"),
