@@ -85,11 +85,15 @@ def with_weights(interactions: pd.DataFrame, event_weights: Mapping[str, float] 
     missing = [column for column in ("interaction_type",) if column not in interactions.columns]
     if missing:
         raise ValueError(f"interactions must have columns {missing}")
-    weight = interactions["interaction_type"].map(weights).astype(float).fillna(0.0)
+    # one vectorised comparison per type: Series.map on Arrow-backed text calls Python once per row
+    kinds = interactions["interaction_type"]
+    weight = np.zeros(len(interactions))
+    for kind, value in weights.items():
+        weight[(kinds == kind).to_numpy(dtype=bool, na_value=False)] = value
     if "rating" in interactions.columns:
-        is_rating = (interactions["interaction_type"] == "rating").to_numpy()
-        weight = weight.where(~is_rating, weight * interactions["rating"].astype(float).fillna(0.0))
-    return interactions.assign(weight=weight.to_numpy())
+        is_rating = (kinds == "rating").to_numpy(dtype=bool, na_value=False)
+        weight[is_rating] *= interactions["rating"].astype(float).fillna(0.0).to_numpy()[is_rating]
+    return interactions.assign(weight=weight)
 
 
 def inactive_products(products: pd.DataFrame | None) -> set[str]:

@@ -88,6 +88,13 @@ def test_event_weights_are_configurable_and_ratings_scale_by_their_value():
         with_weights(frame, {"click": 1})
 
 
+def test_unknown_or_missing_interaction_types_and_unrated_ratings_weigh_zero():
+    frame = interactions([("c", "p", "wishlist", 1), ("c", "p", None, 1), ("c", "p", "rating", 1), ("c", "p", "view", 1)])
+    for kinds in (frame["interaction_type"], frame["interaction_type"].astype("str"),
+                  frame["interaction_type"].astype("category")):
+        assert with_weights(frame.assign(interaction_type=kinds))["weight"].tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
 def test_loader_reads_only_rows_before_the_cutoff_and_the_window_after(demo_warehouse):
     cutoff = default_cutoff(demo_warehouse, horizon_days=14)
     data = load_recommendation_data(demo_warehouse, cutoff, horizon_days=14)
