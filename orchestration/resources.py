@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import sys
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from packaging import version
 
 from anticipate.config import WAREHOUSE_VAR, Settings, models_dir_for
 from orchestration.project import dbt_project
@@ -99,10 +102,29 @@ class ModelTraining(dg.ConfigurableResource):
                                 max_train_dates=self.max_train_dates)
 
 
+class LocalDbtCliResource(DbtCliResource):
+    """DbtCliResource that knows the version of the dbt installed beside this Python from its package metadata.
+
+    dagster-dbt asks the dbt executable (`dbt --version`) once per resource, which starts a process that
+    imports dbt: 4.8 s before the first dbt step of every run on 2 cores, for the version this environment
+    installed. Any other executable is still asked.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == _venv_dbt():
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
+
+def _venv_dbt() -> Path:
+    return Path(sys.executable).with_name("dbt")
+
+
 def dbt_cli_resource() -> DbtCliResource:
     # Outside an activated virtualenv `dbt` is not on PATH: use the one installed beside this Python.
-    dbt_executable = Path(sys.executable).with_name("dbt")
-    return DbtCliResource(
+    dbt_executable = _venv_dbt()
+    return LocalDbtCliResource(
         project_dir=dbt_project,
         dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
     )

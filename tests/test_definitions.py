@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import dagster as dg
 
 
@@ -108,3 +110,26 @@ def test_a_dbt_steps_parse_is_kept_so_the_next_step_against_the_same_warehouse_d
     assert sorted(path.name for path in target.iterdir()) == ["first_step", "partial_parse.msgpack", "second_step"]
     kept, parsed = target / "partial_parse.msgpack", target / "first_step/partial_parse.msgpack"
     assert kept.stat().st_mode == parsed.stat().st_mode
+
+
+def test_the_dbt_resource_knows_the_installed_dbt_version_as_dbt_itself_reports_it():
+    import subprocess
+
+    from packaging import version
+
+    from orchestration.resources import dbt_cli_resource
+
+    resource = dbt_cli_resource()
+    reported = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    assert f"installed: {resource._cli_version}" in reported
+    assert resource._cli_version == version.parse(importlib.metadata.version("dbt-core"))
+
+
+def test_another_dbt_executable_is_still_asked_for_its_version(tmp_path):
+    from orchestration.resources import LocalDbtCliResource, dbt_cli_resource
+
+    other_dbt = tmp_path / "dbt"
+    other_dbt.write_text("#!/bin/sh\necho 'Core:'\necho '  - installed: 2.0.7'\n")
+    other_dbt.chmod(0o755)
+    resource = LocalDbtCliResource(project_dir=dbt_cli_resource().project_dir, dbt_executable=str(other_dbt))
+    assert str(resource._cli_version) == "2.0.7"
