@@ -45,9 +45,10 @@ demo: $(STAMP) target/manifest.json
 test: $(STAMP) target/manifest.json
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# The venv's bin on PATH: under `dagster dev`, dagster-dbt re-parses the project with the `dbt` it finds there.
 dev: $(STAMP) target/manifest.json
 	mkdir -p .dagster_home
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 bench-warehouse: $(STAMP) target/manifest.json
 	$(BIN)/python -m benchmarks.bench_warehouse
