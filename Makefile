@@ -48,6 +48,7 @@ test: $(STAMP) target/manifest.json
 # The venv's bin on PATH: under `dagster dev`, dagster-dbt re-parses the project with the `dbt` it finds there.
 dev: $(STAMP) target/manifest.json
 	mkdir -p .dagster_home
+	test -f .dagster_home/dagster.yaml || cp orchestration/dagster.yaml .dagster_home/dagster.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 bench-warehouse: $(STAMP) target/manifest.json

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from orchestration.event_log_storage import PooledSqliteEventLogStorage
@@ -62,6 +63,12 @@ def test_the_cli_home_records_runs_that_dagsters_own_storage_reads(tmp_path, mon
         assert stock.get_latest_materialization_events([dg.AssetKey("second")])[dg.AssetKey("second")] is not None
     finally:
         stock.dispose()
+
+
+def test_without_base_dir_or_dagster_home_the_storage_says_what_it_needs(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(ValueError, match="base_dir in its config or DAGSTER_HOME"):
+        PooledSqliteEventLogStorage.from_config_value(None, {})
 
 
 def _count_events_in_child(storage: PooledSqliteEventLogStorage, run_id: str, queue) -> None:
