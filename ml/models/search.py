@@ -17,7 +17,9 @@ def out_of_fold_predictions(fit_predict: Callable[[dict, np.ndarray, np.ndarray]
 
     `fit_predict(params, train, validate)` fits on the rows `train` and returns predictions for `validate`.
     Every (setting, fold) pair is one task on `n_jobs` threads: LightGBM releases the GIL while it trains,
-    and each task fits a model of its own, so the result does not depend on n_jobs.
+    and each task fits a model of its own, so the result does not depend on n_jobs. The estimators must all
+    train on the same number of threads (ours: one), as LightGBM asks of jobs run side by side (a
+    `num_threads` that changes between concurrent fits is documented to cause errors).
     """
     predictions = iter(Parallel(n_jobs=n_jobs, backend="threading")(
         delayed(fit_predict)(params, train, validate) for params in settings for train, validate in folds))
