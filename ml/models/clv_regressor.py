@@ -17,7 +17,7 @@ from sklearn.model_selection import GroupKFold, ParameterSampler
 from sklearn.utils.validation import check_is_fitted
 
 from ml.models.churn import LIGHTGBM_SEARCH_SPACE
-from ml.models.search import out_of_fold_predictions
+from ml.models.search import out_of_fold_search
 
 __all__ = ["RevenueRegressor", "REVENUE_SEARCH_SPACE"]
 
@@ -133,15 +133,11 @@ class RevenueRegressor(RegressorMixin, BaseEstimator):
         def fit_predict(params, train, validate):
             return self._make_estimator(params).fit(X.iloc[train], y[train]).predict(X.iloc[validate])
 
-        for first in range(0, len(settings), self.n_jobs):
-            if results and time.perf_counter() - started > self.time_budget_seconds:
-                break
-            batch = settings[first:first + self.n_jobs]
-            scores = out_of_fold_predictions(fit_predict, batch, folds, len(y), n_jobs=self.n_jobs)
-            for params, out_of_fold in zip(batch, scores):
-                errors = out_of_fold - y
-                results.append({"params": params, "rmse": float(np.sqrt(np.mean(errors ** 2))),
-                                "mae": float(np.mean(np.abs(errors)))})
+        for params, out_of_fold in out_of_fold_search(fit_predict, settings, folds, len(y), n_jobs=self.n_jobs,
+                                                      time_budget_seconds=self.time_budget_seconds):
+            errors = out_of_fold - y
+            results.append({"params": params, "rmse": float(np.sqrt(np.mean(errors ** 2))),
+                            "mae": float(np.mean(np.abs(errors)))})
         self.cv_results_ = results
         self.best_params_ = min(results, key=lambda result: result["rmse"])["params"]
         self.search_seconds_ = time.perf_counter() - started

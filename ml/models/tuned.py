@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ml.metrics import best_f1_threshold, log_loss, roc_auc
-from ml.models.search import out_of_fold_predictions
+from ml.models.search import out_of_fold_search
 from ml.preprocessing import CustomerFeaturePreprocessor
 
 __all__ = ["TunedCalibratedClassifier"]
@@ -124,16 +124,12 @@ class TunedCalibratedClassifier(ClassifierMixin, BaseEstimator):
         def fit_predict(params, train, validate):
             return self._pipeline(params).fit(X.iloc[train], y[train]).predict_proba(X.iloc[validate])[:, 1]
 
-        for first in range(0, len(settings), self.n_jobs):
-            if results and time.perf_counter() - started > self.time_budget_seconds:
-                break
-            batch = settings[first:first + self.n_jobs]
-            scores = out_of_fold_predictions(fit_predict, batch, folds, len(y), n_jobs=self.n_jobs)
-            for params, out_of_fold in zip(batch, scores):
-                scored = {"params": params, "roc_auc": roc_auc(y, out_of_fold), "log_loss": log_loss(y, out_of_fold)}
-                results.append(scored)
-                if best is None or scored["roc_auc"] > best[0]["roc_auc"]:
-                    best = (scored, out_of_fold)
+        for params, out_of_fold in out_of_fold_search(fit_predict, settings, folds, len(y), n_jobs=self.n_jobs,
+                                                      time_budget_seconds=self.time_budget_seconds):
+            scored = {"params": params, "roc_auc": roc_auc(y, out_of_fold), "log_loss": log_loss(y, out_of_fold)}
+            results.append(scored)
+            if best is None or scored["roc_auc"] > best[0]["roc_auc"]:
+                best = (scored, out_of_fold)
         self.cv_results_ = results
         self.best_params_ = best[0]["params"]
         self.search_seconds_ = time.perf_counter() - started
