@@ -10,6 +10,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+#: The dbt installed beside this Python: outside an activated virtualenv `dbt` is not on PATH.
+VENV_DBT = Path(sys.executable).with_name("dbt")
 
 dbt_project = DbtProject(project_dir=REPOSITORY_ROOT, profiles_dir=REPOSITORY_ROOT)
 # Under `dagster dev` re-parse on start so edits to models show up; elsewhere the manifest is
@@ -41,7 +43,7 @@ def prepare_manifest_if_stale() -> bool:
     """
     if not manifest_is_stale():
         return False
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = VENV_DBT
     target = dbt_project.manifest_path.parent
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as scratch:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import sys
 from functools import cached_property
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from anticipate.config import WAREHOUSE_VAR, Settings, models_dir_for
-from orchestration.project import dbt_project
+from orchestration.project import VENV_DBT, dbt_project
 
 
 class AnticipateSettings(dg.ConfigurableResource):
@@ -115,7 +114,7 @@ class LocalDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == _venv_dbt():
+        if Path(self.dbt_executable) == VENV_DBT:
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
@@ -123,14 +122,8 @@ class LocalDbtCliResource(DbtCliResource):
         return None
 
 
-def _venv_dbt() -> Path:
-    return Path(sys.executable).with_name("dbt")
-
-
 def dbt_cli_resource() -> DbtCliResource:
-    # Outside an activated virtualenv `dbt` is not on PATH: use the one installed beside this Python.
-    dbt_executable = _venv_dbt()
     return LocalDbtCliResource(
         project_dir=dbt_project,
-        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+        dbt_executable=str(VENV_DBT) if VENV_DBT.exists() else "dbt",
     )
