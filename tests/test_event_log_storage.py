@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+from anticipate.cli import _prepare_dagster_home
 from orchestration.event_log_storage import PooledSqliteEventLogStorage
-
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dg.asset
@@ -33,11 +31,9 @@ def second_is_two(second: int) -> dg.AssetCheckResult:
 
 
 def _home(tmp_path: Path, monkeypatch) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPOSITORY_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
+    """A Dagster home as the CLI prepares it (the project's dagster.yaml copied in)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return _prepare_dagster_home()
 
 
 def _run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
